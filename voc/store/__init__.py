@@ -1,0 +1,274 @@
+"""The results store: an embedded DuckDB database file.
+
+Tables
+------
+``feedback``   one row per utterance (a review, a post, a customer or operator turn), keyed
+               by ``record_id``; analysing the same dump again replaces rows, never adds.
+``results``    sentiment/emotion per record and model version (filled by voc.classify).
+``runs``       one manifest per run: when, inputs and their hashes, config, models, counts.
+
+Every write of a chunk is one transaction, so a run killed half-way leaves whole chunks.
+Parquet export writes each table to a folder (the data-lake layout).
+
+>>> with Store(":memory:") as st:  # doctest: +SKIP
+...     st.count("feedback")
+0
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, fields
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from voc.errors import StoreError
+from voc.ingest.records import FeedbackRecord
+
+logger = logging.getLogger(__name__)
+
+SCHEMA_VERSION = 1
+
+_FEEDBACK_DDL = """
+CREATE TABLE IF NOT EXISTS feedback (
+    record_id         VARCHAR PRIMARY KEY,
+    voc_id            VARCHAR NOT NULL,
+    source_file       VARCHAR,
+    source_row        BIGINT,
+    sheet             VARCHAR,
+    conversation_id   VARCHAR,
+    turn              INTEGER,
+    speaker           VARCHAR,
+    role              VARCHAR,
+    is_voc            BOOLEAN,
+    channel           VARCHAR,
+    touchpoint        VARCHAR,
+    touchpoint_source VARCHAR,
+    created_at        TIMESTAMP,
+    rating            DOUBLE,
+    nps               DOUBLE,
+    title             VARCHAR,
+    text              VARCHAR,
+    text_normalized   VARCHAR,
+    sentences         VARCHAR[],
+    keywords          VARCHAR[],
+    n_chars           INTEGER,
+    truncated         BOOLEAN,
+    pii_count         INTEGER,
+    content_hash      VARCHAR,
+    warning           VARCHAR,
+    error             VARCHAR,
+    run_id            VARCHAR,
+    updated_at        TIMESTAMP
+)
+"""
+
+_RUNS_DDL = """
+CREATE TABLE IF NOT EXISTS runs (
+    run_id        VARCHAR PRIMARY KEY,
+    started_at    TIMESTAMP,
+    finished_at   TIMESTAMP,
+    status        VARCHAR,
+    voc_version   VARCHAR,
+    command       VARCHAR,
+    inputs        JSON,
+    config        JSON,
+    config_hash   VARCHAR,
+    models        JSON,
+    counts        JSON
+)
+"""
+
+_META_DDL = "CREATE TABLE IF NOT EXISTS voc_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
+
+FEEDBACK_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(FeedbackRecord)) + ("run_id", "updated_at")
+
+
+class Store:
+    """A DuckDB results store. Use as a context manager, or call :meth:`close`.
+
+    Args:
+        path: database file (created with its folder if missing), or ``":memory:"``.
+        read_only: open without write access (the explorer does this).
+    """
+
+    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+        try:
+            import duckdb
+        except ImportError as exc:  # pragma: no cover - dependency of voc
+            from voc.errors import MissingExtraError
+
+            raise MissingExtraError("The results store", "duckdb") from exc
+        self.path = str(path)
+        self.read_only = read_only
+        if self.path != ":memory:" and not read_only:
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+        if read_only and self.path != ":memory:" and not Path(self.path).exists():
+            raise StoreError(
+                "E401", "the store does not exist yet", path=self.path, hint="Run `voc analyze` first"
+            )
+        try:
+            self.con = duckdb.connect(self.path, read_only=read_only)
+        except duckdb.Error as exc:
+            raise StoreError(
+                "E402",
+                f"the store could not be opened: {exc}",
+                path=self.path,
+                hint="Is another voc process writing to it? Close it, or use another --store",
+            ) from exc
+        self._lock = threading.Lock()
+        if not read_only:
+            self._migrate()
+
+    # -- lifecycle -----------------------------------------------------------------
+    def __enter__(self) -> Store:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        try:
+            self.con.close()
+        except Exception:  # pragma: no cover - closing twice is harmless
+            pass
+
+    def _migrate(self) -> None:
+        for ddl in (_FEEDBACK_DDL, _RUNS_DDL, _META_DDL):
+            self.con.execute(ddl)
+        self.con.execute(
+            "INSERT OR REPLACE INTO voc_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
+        )
+
+    # -- writes --------------------------------------------------------------------
+    def upsert_feedback(self, records: Sequence[FeedbackRecord], run_id: str) -> int:
+        """Insert or replace records (by ``record_id``) in one transaction; returns count."""
+        if not records:
+            return 0
+        import pyarrow as pa
+
+        now = datetime.now()
+        latest: dict[str, dict[str, Any]] = {}
+        for rec in records:  # the same record twice in one chunk: keep the last
+            row = asdict(rec)
+            row["run_id"] = run_id
+            row["updated_at"] = now
+            latest[rec.record_id] = row
+        rows = list(latest.values())
+        table = pa.Table.from_pylist(rows, schema=_feedback_arrow_schema())
+        cols = ", ".join(FEEDBACK_COLUMNS)
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.register("_voc_chunk", table)
+                self.con.execute(
+                    f"INSERT OR REPLACE INTO feedback ({cols}) SELECT {cols} FROM _voc_chunk"
+                )
+                self.con.unregister("_voc_chunk")
+                self.con.execute("COMMIT")
+            except Exception as exc:
+                self.con.execute("ROLLBACK")
+                raise StoreError("E403", f"writing to the store failed: {exc}", path=self.path) from exc
+        return len(rows)
+
+    def start_run(
+        self,
+        run_id: str,
+        command: str,
+        inputs: Sequence[Mapping[str, Any]],
+        config: Mapping[str, Any],
+        config_hash: str,
+        models: Mapping[str, Any] | None = None,
+    ) -> None:
+        from voc import __version__
+
+        with self._lock:
+            self.con.execute(
+                "INSERT OR REPLACE INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?, ?, NULL)",
+                [
+                    run_id,
+                    datetime.now(),
+                    __version__,
+                    command,
+                    json.dumps(list(inputs), ensure_ascii=False, default=str),
+                    json.dumps(config, ensure_ascii=False, default=str),
+                    config_hash,
+                    json.dumps(models or {}, ensure_ascii=False),
+                ],
+            )
+
+    def finish_run(self, run_id: str, status: str, counts: Mapping[str, Any]) -> None:
+        with self._lock:
+            self.con.execute(
+                "UPDATE runs SET finished_at = ?, status = ?, counts = ? WHERE run_id = ?",
+                [datetime.now(), status, json.dumps(dict(counts), ensure_ascii=False), run_id],
+            )
+
+    # -- reads ---------------------------------------------------------------------
+    def count(self, table: str, where: str = "") -> int:
+        if table not in self.tables():
+            return 0
+        sql = f"SELECT count(*) FROM {table}" + (f" WHERE {where}" if where else "")
+        return int(self.con.execute(sql).fetchone()[0])
+
+    def tables(self) -> list[str]:
+        return [r[0] for r in self.con.execute("SELECT table_name FROM information_schema.tables").fetchall()]
+
+    def query(self, sql: str, params: Iterable[Any] | None = None) -> Any:
+        """Run SQL and return a pandas DataFrame."""
+        return self.con.execute(sql, list(params or [])).df()
+
+    def runs(self) -> Any:
+        return self.query("SELECT * FROM runs ORDER BY started_at")
+
+    def existing_hashes(self, record_ids: Sequence[str]) -> dict[str, str]:
+        """content_hash of those record ids already stored (for incremental runs)."""
+        if not record_ids:
+            return {}
+        rows = self.con.execute(
+            "SELECT record_id, content_hash FROM feedback WHERE record_id IN (SELECT unnest(?))",
+            [list(record_ids)],
+        ).fetchall()
+        return dict(rows)
+
+    # -- export --------------------------------------------------------------------
+    def export_parquet(self, folder: str | Path, tables: Sequence[str] | None = None) -> list[Path]:
+        """Write each table to ``folder/<table>.parquet``; returns the files written."""
+        out = Path(folder)
+        out.mkdir(parents=True, exist_ok=True)
+        written = []
+        for table in tables or [t for t in self.tables() if t != "voc_meta"]:
+            target = out / f"{table}.parquet"
+            self.con.execute(f"COPY {table} TO '{target.as_posix()}' (FORMAT PARQUET)")
+            written.append(target)
+        return written
+
+
+_ARROW_SCHEMA = None
+
+
+def _feedback_arrow_schema() -> Any:
+    global _ARROW_SCHEMA
+    if _ARROW_SCHEMA is None:
+        import pyarrow as pa
+
+        types = {
+            "source_row": pa.int64(),
+            "turn": pa.int32(),
+            "is_voc": pa.bool_(),
+            "created_at": pa.timestamp("us"),
+            "updated_at": pa.timestamp("us"),
+            "rating": pa.float64(),
+            "nps": pa.float64(),
+            "sentences": pa.list_(pa.string()),
+            "keywords": pa.list_(pa.string()),
+            "n_chars": pa.int32(),
+            "truncated": pa.bool_(),
+            "pii_count": pa.int32(),
+        }
+        _ARROW_SCHEMA = pa.schema([(c, types.get(c, pa.string())) for c in FEEDBACK_COLUMNS])
+    return _ARROW_SCHEMA
