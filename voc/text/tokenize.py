@@ -16,11 +16,13 @@ processes (joblib, Spark, Ray) and stored inside a saved vectorizer.
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
+from importlib import resources
 from typing import Any
 
 from voc.errors import ConfigError, MissingExtraError
@@ -42,7 +44,9 @@ DEFAULT_STOPWORDS: frozenset[str] = frozenset(
     良い よい いい 無い ない 多い 少ない
     本当 ほんと 本当に 少し ちょっと とても すごい 凄い やっぱり やはり まあ まだ もう
     ＜URL＞ ＜ユーザー＞ ＜メール＞ ＜電話番号＞ ＜郵便番号＞ ＜カード番号＞ ＜個人番号＞
-    ＜住所＞ ＜氏名＞ w ww www 笑
+    ＜住所＞ ＜氏名＞ w ww www 笑 わけ はず つもり まま うち ほか たび ごと なか みたい
+    おく みる しまう てる ちゃう くださる ください 致します いただける もらえる
+    すぎる 過ぎる やすい 易い にくい 難い づらい 辛い-づらい ほしい 欲しい
     """.split()
 )
 
@@ -72,6 +76,15 @@ class Token:
     is_unknown: bool = False
 
 
+@functools.cache
+def builtin_term_list() -> tuple[str, ...]:
+    """voc's customer-feedback terms kept whole (voc/text/terms_ja.txt)."""
+    text = resources.files("voc.text").joinpath("terms_ja.txt").read_text("utf-8")
+    return tuple(
+        line.strip() for line in text.splitlines() if line.strip() and not line.startswith("#")
+    )
+
+
 def _default_tagger_args() -> str:
     try:
         import unidic_lite
@@ -87,6 +100,8 @@ class JapaneseTokenizer:
     Args:
         user_words: product and brand names kept whole (longest match wins), e.g.
             ``["ミドリ生活館", "らくらく掃除機Z"]``.
+        builtin_terms: also keep voc's list of customer-feedback terms whole
+            (ログイン, 置き配, 二重請求 ... see ``voc/text/terms_ja.txt``).
         stopwords: lemmas dropped by :meth:`content_words`; defaults to
             :data:`DEFAULT_STOPWORDS`. Pass ``extra_stopwords`` to extend instead.
         content_pos: parts of speech kept as content words.
@@ -96,19 +111,23 @@ class JapaneseTokenizer:
     def __init__(
         self,
         user_words: Iterable[str] = (),
+        builtin_terms: bool = True,
         stopwords: Iterable[str] | None = None,
         extra_stopwords: Iterable[str] = (),
         content_pos: Iterable[str] = CONTENT_POS,
         tagger_args: str | None = None,
     ) -> None:
-        self.user_words = tuple(sorted({w.strip() for w in user_words if w and w.strip()}))
+        words = {w.strip() for w in user_words if w and w.strip()}
+        self.builtin_terms = builtin_terms
+        self.user_words = tuple(sorted(words))
+        self.terms = tuple(sorted(words | (set(builtin_term_list()) if builtin_terms else set())))
         base = DEFAULT_STOPWORDS if stopwords is None else frozenset(stopwords)
         self.stopwords = frozenset(base | set(extra_stopwords))
         self.content_pos = frozenset(content_pos)
         self.tagger_args = tagger_args
         self._user_re = (
-            re.compile("|".join(re.escape(w) for w in sorted(self.user_words, key=len, reverse=True)))
-            if self.user_words
+            re.compile("|".join(re.escape(w) for w in sorted(self.terms, key=len, reverse=True)))
+            if self.terms
             else None
         )
         self._tagger: Any = None
@@ -123,7 +142,7 @@ class JapaneseTokenizer:
         self.__dict__.update(state)
 
     def __repr__(self) -> str:
-        return f"JapaneseTokenizer(user_words={len(self.user_words)}, stopwords={len(self.stopwords)})"
+        return f"JapaneseTokenizer(terms={len(self.terms)}, stopwords={len(self.stopwords)})"
 
     @property
     def tagger(self) -> Any:
@@ -215,7 +234,7 @@ class JapaneseTokenizer:
             return True
         if token.pos not in self.content_pos:
             return False
-        if token.pos_detail in {"数詞", "非自立可能", "助動詞語幹"} or token.pos3 == "数詞":
+        if token.pos_detail in {"数詞", "助動詞語幹"} or token.pos3 == "数詞":
             return False
         if token.lemma in self.stopwords or token.lemma_norm in self.stopwords:
             return False
