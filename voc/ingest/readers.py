@@ -47,6 +47,16 @@ FORMATS = {
 _SAMPLE_BYTES = 1 << 20
 _SURROGATE_RE = re.compile(r"[\udc80-\udcff]+")
 _FALLBACK_ENCODINGS = ("utf-8", "cp932", "euc_jp")
+_CONTROL_BYTES = [b for b in range(1, 32) if b not in (9, 10, 13)] + [127]
+_MAGIC = (
+    (b"PK\x03\x04", "zip (Excel .xlsx or archive)"),
+    (b"\xd0\xcf\x11\xe0", "legacy Excel (.xls) or Office"),
+    (b"%PDF", "PDF"),
+    (b"\x89PNG", "PNG image"),
+    (b"\xff\xd8\xff", "JPEG image"),
+    (b"\x1f\x8b", "gzip"),
+    (b"PAR1", "Parquet"),
+)
 
 csv.field_size_limit(min(sys.maxsize, 2**31 - 1))
 
@@ -152,12 +162,22 @@ def detect_encoding(sample: bytes, path: Path | None = None) -> str:
         return "utf-8-sig"
     if sample.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)):
         return "utf-16"
-    nul_share = sample.count(b"\x00") / max(len(sample), 1)
-    if nul_share > 0.1:
+    where = str(path) if path else None
+    for magic, kind in _MAGIC:
+        if sample.startswith(magic):
+            raise InputError(
+                "E103",
+                f"this is a {kind} file, not a text export",
+                path=where,
+                hint="Give it its real extension (.xlsx for Excel) or export the data as CSV",
+            )
+    control = sum(sample.count(bytes([b])) for b in _CONTROL_BYTES)
+    nul = sample.count(b"\x00")
+    if (control >= 16 and control / len(sample) > 0.02) or nul / len(sample) > 0.1:
         raise InputError(
             "E103",
             "this looks like a binary file, not a text export",
-            path=str(path) if path else None,
+            path=where,
             hint="Export the data as CSV, Excel, JSON Lines or Parquet",
         )
     for enc in ("utf-8", "cp932"):
