@@ -23,6 +23,7 @@ delivery complaints of the 物流センター移転 episode, ``spike=True`` (dat
 from __future__ import annotations
 
 import csv
+import io
 import json
 import random
 import sys
@@ -507,7 +508,7 @@ SNS_POSTS = [
     dict(tp="app", s="pos", text="ミドリアプリ、今回のアップデートでサクサク動くようになった！前は重かったのに"),
     dict(tp="app", s="pos", text="アプリでポイントがすぐ反映されてた。前は数日かかってたのに改善されてる👍"),
     # --- call_center ---
-    dict(tp="call_center", s="neg", text="ミドリのサポートに電話したけど40分待ってもつながらない。こっちは昼休み使ってかけてるのに😡"),
+    dict(tp="call_center", s="neg", text="ミドリのお客様センター（０１２０−１２３−４５６）に電話したけど40分待ってもつながらない。こっちは昼休み使ってかけてるのに😡"),
     dict(tp="call_center", s="neg", text="コールセンター、たらい回しにされて4部署目。最初から説明し直すの何回目？"),
     dict(tp="call_center", s="neg", text="電話がつながらない→チャットで聞いたら「お電話でお問い合わせください」。無限ループかな？"),
     dict(tp="call_center", s="neg", text="「ただいま電話が大変混み合っております」を30回くらい聞いた。もう歌えるｗ"),
@@ -601,3 +602,763 @@ HANDLES = [
     "@hachimitsu_lemon", "@tabi_shitai_", "@mame_shiba_dad", "@shinkon_3nenme", "@ie_katsu",
     "@tanpopo_0417", "@lemon_sour_x", "@mizutama_ribbon", "@yakan_boil", "@nagaoshi_button",
 ]
+
+# ---------------------------------------------------------------------------------------
+# 3. NPS survey comments (survey_nps.csv). n = 推奨度 0-10, ch = 利用チャネル
+# ---------------------------------------------------------------------------------------
+NPS_COMMENTS = [
+    # --- store (店舗) ---
+    dict(tp="store", s="neg", n=3, ch="店舗", text="レジがいつも混んでいて、会計に時間がかかります。レジの台数を増やしてほしいです。"),
+    dict(tp="store", s="neg", n=2, ch="店舗", text="店員さんに質問しても「わかりません」と言われるだけで、調べてもくれませんでした。"),
+    dict(tp="store", s="neg", n=4, ch="店舗", text="目当ての商品が品切れのことが多いです。せめて入荷予定くらいは教えてほしい。"),
+    dict(tp="store", s="neg", n=0, ch="店舗", text="接客態度が悪すぎる。二度と行かない。"),
+    dict(tp="store", s="neg", n=5, ch="店舗", text="セルフレジの使い方がわかりにくく、店員さんを呼んでもなかなか来てくれません。"),
+    dict(tp="store", s="neg", n=3, ch="店舗", text="チラシの目玉商品が、開店してすぐ売り切れていました。数量限定なら何点あるのか書いておいてください。"),
+    dict(tp="store", s="neg", n=6, ch="店舗", text="品揃えは悪くないが、週末のレジ待ちがひどい。"),
+    dict(tp="store", s="neg", n=1, ch="店舗",
+         text="高齢の母が商品の場所を尋ねたところ、面倒くさそうに指を差されただけだったそうです。\n母はそれ以来、そちらのお店に行きたがりません。とても残念です。"),
+    dict(tp="store", s="neg", n=4, ch="店舗", text="ほしいサイズがいつもない。特にカーテンの丈違い。"),
+    dict(tp="store", s="mix", n=7, ch="店舗", text="店内は広くて見やすい。ただ、店員さんが少なくて質問しづらい。"),
+    dict(tp="store", s="mix", n=7, ch="店舗", text="特に不満はないです。"),
+    dict(tp="store", s="mix", n=8, ch="店舗", text="近所なのでよく利用します。もう少し日用品が安ければ言うことなし。"),
+    dict(tp="store", s="mix", n=6, ch="店舗", text="可もなく不可もなく。"),
+    dict(tp="store", s="mix", n=7, ch="店舗", text="駐車場が狭いのが難点。店内は快適です。"),
+    dict(tp="store", s="pos", n=10, ch="店舗", text="店員さんがとても親切で、家電選びの相談にじっくり乗ってくれました。"),
+    dict(tp="store", s="pos", n=9, ch="店舗", text="いつ行ってもきれいで、買い物しやすいです。"),
+    dict(tp="store", s="pos", n=10, ch="店舗", text="取り寄せの対応が早くて助かりました。またこちらで買います。"),
+    dict(tp="store", s="pos", n=9, ch="店舗", text="セルフレジが増えて、会計がスムーズになりました。"),
+    dict(tp="store", s="pos", n=9, ch="店舗", text="品揃えが豊富で、ここに来れば一通りそろいます。"),
+    dict(tp="store", s="pos", n=10, ch="店舗", text="子ども連れでも買い物しやすい雰囲気です。キッズスペースがありがたい。"),
+    dict(tp="store", s="pos", n=8, ch="店舗", text="接客が丁寧。価格も手ごろ。"),
+    dict(tp="store", s="pos", n=9, ch="店舗", text="ひんやりグッズが充実していて、夏は毎週のように通っています。", wk=(4, 13)),
+    dict(tp="store", s="pos", n=10, ch="店舗", text="店員さんの商品知識がすごい！すすめられたサーキュレーター、大正解でした。"),
+    # --- ec_site (EC) ---
+    dict(tp="ec_site", s="neg", n=3, ch="EC", text="サイトの検索が使いにくいです。商品名を正確に入れないと出てきません。"),
+    dict(tp="ec_site", s="neg", n=4, ch="EC", text="写真と実物の色が違いました。もっと実物に近い写真を載せてください。"),
+    dict(tp="ec_site", s="neg", n=2, ch="EC", text="商品説明に書いてあったサイズと実物が違い、返品することになりました。手間でした。"),
+    dict(tp="ec_site", s="neg", n=5, ch="EC", text="サイトの表示が重く、特にスマホだと画像がなかなか出てきません。"),
+    dict(tp="ec_site", s="neg", n=3, ch="EC", text="絞り込み検索の結果がおかしい。価格で絞ると関係ない商品ばかり出てくる。"),
+    dict(tp="ec_site", s="mix", n=7, ch="EC", text="品揃えはいいが、サイトのどこに何があるのかわかりにくい。"),
+    dict(tp="ec_site", s="mix", n=8, ch="EC", text="レビューが多くて参考になります。検索機能がもう少し賢ければ。"),
+    dict(tp="ec_site", s="mix", n=6, ch="EC", text="普通に買えます。特に良いとも悪いとも思いません。"),
+    dict(tp="ec_site", s="pos", n=10, ch="EC", text="ＥＣサイトが見やすく、商品説明も詳しいので安心して買えます。"),
+    dict(tp="ec_site", s="pos", n=9, ch="EC", text="欲しいものがすぐ見つかる。比較表が便利。"),
+    dict(tp="ec_site", s="pos", n=9, ch="EC", text="サイズで絞り込めるのが便利でした。"),
+    dict(tp="ec_site", s="pos", n=10, ch="EC", text="ネットで買うなら、ここが一番使いやすいです。"),
+    # --- app (アプリ) ---
+    dict(tp="app", s="neg", n=2, ch="アプリ", text="アプリにログインできない状態が３日続いています。"),
+    dict(tp="app", s="neg", n=1, ch="アプリ", text="アプリがすぐ落ちます。何回入れ直しても同じ。"),
+    dict(tp="app", s="neg", n=3, ch="アプリ", text="ポイントがなかなか反映されない。問い合わせても「お待ちください」だけ。"),
+    dict(tp="app", s="neg", n=4, ch="アプリ", text="ｱﾌﾟﾘの動作が重い。クーポン画面を出すまでに時間がかかりすぎて、レジで焦ります。"),
+    dict(tp="app", s="neg", n=0, ch="アプリ", text="アップデートのたびにログアウトされて、パスワードを忘れて詰みました。"),
+    dict(tp="app", s="neg", n=5, ch="アプリ", text="店舗で買った分のポイントが反映されていないことがあった。"),
+    dict(tp="app", s="neg", n=3, ch="アプリ", text="アプリが落ちてクーポンが使えず、定価で買うはめになりました。"),
+    dict(tp="app", s="neg", n=2, ch="アプリ", text="機種変更したらポイントの引き継ぎができず、たまっていたポイントが消えました。"),
+    dict(tp="app", s="mix", n=7, ch="アプリ", text="アプリは便利だけど、通知が多すぎます。"),
+    dict(tp="app", s="mix", n=8, ch="アプリ", text="クーポンはお得。ただ、たまにログインが切れる。"),
+    dict(tp="app", s="mix", n=6, ch="アプリ", text="アプリの使い方がまだよくわかりません。もう少しシンプルだと嬉しいです。"),
+    dict(tp="app", s="pos", n=10, ch="アプリ", text="アプリのクーポンでかなりお得に買えました。"),
+    dict(tp="app", s="pos", n=9, ch="アプリ", text="レシートをアプリで見られるので、家計簿が楽になりました。"),
+    dict(tp="app", s="pos", n=9, ch="アプリ", text="アプリで在庫が確認できるので、無駄足がなくなりました。"),
+    dict(tp="app", s="pos", n=10, ch="アプリ", text="ポイントがたまりやすくて、使いやすいアプリです。"),
+    dict(tp="app", s="pos", n=8, ch="アプリ", text="最近のアップデートで動きが軽くなりました。"),
+    # --- call_center ---
+    dict(tp="call_center", s="neg", n=1, ch="EC", text="電話がまったくつながりません。30分待って諦めました。"),
+    dict(tp="call_center", s="neg", n=2, ch="EC", text="問い合わせたら3回も別の部署に回されました。"),
+    dict(tp="call_center", s="neg", n=3, ch="店舗", text="折り返すと言われたのに、連絡が来ませんでした。連絡先（080-0000-1234）はちゃんと伝えています。"),
+    dict(tp="call_center", s="neg", n=0, ch="EC",
+         text="電話はつながらない、メールの返事もない。どうすればいいんですか。\nこのアンケートを見たら hanako.sample@example.com に連絡ください。"),
+    dict(tp="call_center", s="neg", n=4, ch="アプリ", text="オペレーターの言うことが毎回違う。"),
+    dict(tp="call_center", s="neg", n=5, ch="EC", text="最終的には解決しましたが、たどり着くまでに時間がかかりすぎです。"),
+    dict(tp="call_center", s="mix", n=7, ch="EC", text="つながるまでは長かったが、対応は丁寧だった。"),
+    dict(tp="call_center", s="pos", n=10, ch="EC", text="オペレーターの方が親身になって対応してくれました。ありがとうございました。"),
+    dict(tp="call_center", s="pos", n=9, ch="店舗", text="初期不良の交換を電話一本で手配してもらえて助かりました。"),
+    # --- delivery ---
+    dict(tp="delivery", s="neg", n=3, ch="EC", text="配達予定日を過ぎても届かず、連絡もありませんでした。"),
+    dict(tp="delivery", s="neg", n=2, ch="EC", text="商品が破損して届きました。梱包が雑すぎます。"),
+    dict(tp="delivery", s="neg", n=4, ch="EC", text="置き配を指定していないのに、置き配にされていました。"),
+    dict(tp="delivery", s="neg", n=5, ch="アプリ", text="時間指定が守られないことが多い。"),
+    dict(tp="delivery", s="neg", n=1, ch="EC", spike=True,
+         text="物流センター移転のせいで１０日以上待たされました。注文時に何の告知もなく、不誠実だと思います。"),
+    dict(tp="delivery", s="neg", n=2, ch="EC", spike=True, text="遅れた上に箱がつぶれて届きました。最近、配送の質が落ちていると思います。"),
+    dict(tp="delivery", s="mix", n=7, ch="EC", text="配送は少し遅かったけど、商品には満足しています。"),
+    dict(tp="delivery", s="mix", n=6, ch="EC", text="置き配は便利ですが、雨の日は箱が濡れていることがあります。"),
+    dict(tp="delivery", s="pos", n=10, ch="EC", text="注文の翌日に届いて驚きました。"),
+    dict(tp="delivery", s="pos", n=9, ch="EC", text="梱包が丁寧で、割れ物も安心して頼めます。"),
+    dict(tp="delivery", s="pos", n=9, ch="アプリ", text="配達時間の変更がアプリからできて便利です。"),
+    dict(tp="delivery", s="pos", n=8, ch="EC", text="遅延が解消されてからは早く届いています。", wk=(12, 14)),
+    # --- payment ---
+    dict(tp="payment", s="neg", n=1, ch="EC", text="二重に請求されていました。返金まで2週間かかりました。"),
+    dict(tp="payment", s="neg", n=3, ch="EC", text="決済エラーが何度も出て、購入を諦めた商品があります。"),
+    dict(tp="payment", s="neg", n=2, ch="アプリ", text="ポイント払いを選んだのに、全額カードで請求されていた。"),
+    dict(tp="payment", s="neg", n=4, ch="店舗", text="店舗でアプリのポイントが使えないと言われた。使えるのか使えないのかはっきりしてほしい。"),
+    dict(tp="payment", s="neg", n=3, ch="店舗", text="コード決済の読み取りに時間がかかり、レジで待たされた。"),
+    dict(tp="payment", s="neg", n=5, ch="EC", text="注文後に支払い方法を変更できないのが不便です。"),
+    dict(tp="payment", s="mix", n=7, ch="EC", text="支払い方法は多いが、後払いの手数料が高い。"),
+    dict(tp="payment", s="mix", n=7, ch="アプリ", text="ポイント払いは便利だが、使える条件がわかりにくい。"),
+    dict(tp="payment", s="pos", n=9, ch="アプリ", text="アプリ決済でスムーズに会計できました。"),
+    dict(tp="payment", s="pos", n=10, ch="店舗", text="ポイントで全額払えてうれしかったです。"),
+    # --- product ---
+    dict(tp="product", s="neg", n=2, ch="店舗", text="買った扇風機が1か月で壊れました。品質に不安があります。"),
+    dict(tp="product", s="neg", n=3, ch="店舗", text="PB商品の品質にばらつきがある。"),
+    dict(tp="product", s="neg", n=1, ch="EC", text="初期不良が2回続いた。もう買わない。"),
+    dict(tp="product", s="neg", n=4, ch="EC", text="表示サイズと実際の大きさが合わない商品がありました。"),
+    dict(tp="product", s="neg", n=5, ch="店舗", text="安いけど、長持ちしない印象。"),
+    dict(tp="product", s="mix", n=7, ch="店舗", text="値段の割に品質はいいと思う。家電はやや不安。"),
+    dict(tp="product", s="mix", n=8, ch="EC", text="おおむね満足。タオル類は特におすすめです。"),
+    dict(tp="product", s="mix", n=6, ch="アプリ", text="良い商品もあるが、当たり外れがある。"),
+    dict(tp="product", s="mix", n=7, ch="EC", text="デザインはいいけど、耐久性はこれから次第。"),
+    dict(tp="product", s="pos", n=10, ch="店舗", text="オリジナル家電のコスパが最高。友人にもすすめています。"),
+    dict(tp="product", s="pos", n=9, ch="EC", text="冷感敷きパッドがとても良かったので、家族の分も買いました。"),
+    dict(tp="product", s="pos", n=10, ch="EC", text="除湿機のおかげで、今年の梅雨は部屋干しのにおいに悩まずに済みました。", wk=(4, 8)),
+    dict(tp="product", s="pos", n=9, ch="店舗", text="品質が安定していて安心して買える。"),
+    dict(tp="product", s="pos", n=10, ch="EC",
+         text="コードレス掃除機が軽くて使いやすいです。\n実家の母にもすすめたら、同じものを買っていました。"),
+    dict(tp="product", s="pos", n=9, ch="店舗", text="収納用品のシリーズがそろっていて、買い足しやすい。"),
+    dict(tp="product", s="pos", n=8, ch="EC", text="食器がシンプルで飽きない。"),
+    dict(tp="product", s="pos", n=10, ch="アプリ", text="扇風機がとても静かで、赤ちゃんのいる部屋でも安心して使えます。"),
+    dict(tp="product", s="pos", n=9, ch="アプリ", text="どの商品もシンプルで、生活になじみます。"),
+]
+
+# ---------------------------------------------------------------------------------------
+# 4. Call-center transcripts (call_transcripts.csv): one conversation per row, one turn a
+#    line in the 内容 cell. Most use 「オペレーター：」「お客様：」, a few 「OP:」「CU:」.
+# ---------------------------------------------------------------------------------------
+CALLS = [
+    # --- delivery ---
+    dict(tp="delivery", s="neg", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：すみません、先週ネットで注文した炊飯器がまだ届かないんですけど。",
+        "オペレーター：大変ご迷惑をおかけしております。ご注文番号をお伺いできますでしょうか。",
+        "お客様：えーと、{order}です。",
+        "オペレーター：ありがとうございます。確認いたしますので少々お待ちください。……お待たせいたしました。配送業者で持ち戻りになっておりまして、明日の午前中のお届けとなります。",
+        "お客様：持ち戻りって、家にいましたよ。インターホンも鳴ってないです。",
+        "オペレーター：大変申し訳ございません。配送業者に事実確認をしたうえで、改めてご連絡いたします。",
+        "お客様：お願いします。明日は絶対に午前中にしてくださいね。",
+    ]),
+    dict(tp="delivery", s="neg", lines=[
+        "OP:ミドリ生活館お客様センターでございます。",
+        "CU:昨日届いた電子レンジなんですけど、箱がへこんでて、開けたら扉にヒビが入ってたんです。",
+        "OP:ご不便をおかけして申し訳ございません。お手数ですが、破損箇所のお写真はお撮りいただけましたでしょうか。",
+        "CU:撮ってあります。どこに送ればいいですか？",
+        "OP:これからSMSでアップロード用のURLをお送りします。お電話番号は、ご登録の090-1234-5678でよろしいでしょうか。",
+        "CU:はい、それです。",
+        "OP:お写真を確認でき次第、交換品を最短で手配いたします。破損品は交換品をお届けする際に回収いたします。",
+        "CU:わかりました。今度はちゃんと梱包してくださいね。",
+    ]),
+    dict(tp="delivery", s="neg", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：置き配のことなんですけど。置き配にしてないのに、玄関の前に置かれてたんですよ。",
+        "オペレーター：ご指定のない置き配でお届けしてしまったということですね。大変申し訳ございません。お荷物は無事にお受け取りいただけましたでしょうか。",
+        "お客様：たまたま早く帰ったから無事でしたけど、盗まれてたらどうなってたんですか。",
+        "オペレーター：おっしゃるとおりでございます。配送業者に厳しく申し伝えます。今後のご注文で置き配を選べないように設定することもできますが、いかがいたしましょうか。",
+        "お客様：じゃあ、それでお願いします。",
+    ]),
+    dict(tp="delivery", s="neg", spike=True, lines=[
+        "オペレーター：大変お待たせいたしました。ミドリ生活館お客様センターでございます。",
+        "お客様：何回かけたと思ってるんですか。やっとつながった。",
+        "オペレーター：長らくお待たせしてしまい、申し訳ございません。本日はいかがなさいましたか。",
+        "お客様：除湿機を注文して10日たつのに届かないんです。注文番号は{order}。",
+        "オペレーター：確認いたします。……お待たせいたしました。現在、物流センター移転の影響で出荷が遅れておりまして、お届けは今週末になる見込みでございます。",
+        "お客様：移転って、そんなこと注文するときどこにも書いてなかったですよね。",
+        "オペレーター：ご案内が行き届かず、誠に申し訳ございません。お詫びとしてポイントを付与させていただきます。",
+        "お客様：ポイントはいいから、とにかく早く送ってください。",
+        "オペレーター：かしこまりました。出荷担当に優先して対応するよう依頼いたします。",
+        "お客様：お願いしますよ、本当に。",
+    ]),
+    dict(tp="delivery", s="mix", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：あの、明日届く予定の荷物の時間を変えたいんですけど、できますか。",
+        "オペレーター：はい、変更できます。ご注文番号かお電話番号をお伺いできますか。",
+        "お客様：電話番号で。080-1111-2222です。",
+        "オペレーター：ありがとうございます。明日午前中のお届けで承っておりますが、何時ごろがよろしいでしょうか。",
+        "お客様：夜の19時から21時でお願いします。",
+        "オペレーター：かしこまりました。明日19時から21時のお届けに変更いたしました。",
+        "お客様：ありがとうございます、助かります。",
+    ]),
+    # --- payment ---
+    dict(tp="payment", s="neg", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：カードの明細を見たら、同じ注文で2回引き落とされてるんです。",
+        "オペレーター：ご心配をおかけしております。ご注文番号をお伺いしてもよろしいでしょうか。",
+        "お客様：{order}です。12,800円が2回。",
+        "オペレーター：確認いたします。……お待たせいたしました。決済処理の不具合で、二重にご請求が発生しておりました。大変申し訳ございません。",
+        "お客様：やっぱり。で、いつ返ってくるんですか。",
+        "オペレーター：本日中に1件分の取り消し処理を行います。カード会社の締め日によっては、翌月のご請求で相殺される場合がございます。",
+        "お客様：翌月？こっちのミスじゃないのに、なんで待たなきゃいけないんですか。",
+        "オペレーター：ごもっともでございます。カード会社とも調整し、できるだけ早く反映されるよう対応いたします。",
+    ]),
+    dict(tp="payment", s="neg", lines=[
+        "OP:ミドリ生活館お客様センターでございます。",
+        "CU:サイトで買い物しようとしたら、最後の支払い画面でエラーになるんです。",
+        "OP:ご不便をおかけしております。表示されたエラーの内容を覚えていらっしゃいますか。",
+        "CU:「E-302 決済処理に失敗しました」って出ました。カードは普通に使えるはずなんですけど。",
+        "OP:ありがとうございます。現在、一部のカードブランドで決済が通りにくい事象が発生しておりまして、復旧作業中でございます。",
+        "CU:いつ直るんですか？セール今日までなんですけど。",
+        "OP:申し訳ございません。復旧時刻はまだ決まっておりませんが、セール価格で明日までご購入いただけるよう手配いたします。",
+        "CU:それならまあ…。お願いします。",
+    ]),
+    dict(tp="payment", s="mix", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：ポイントで払おうとしたら、ポイントだけ減って注文がエラーになったんです。ポイントって戻りますか。",
+        "オペレーター：ご迷惑をおかけしております。お調べいたしますので、会員番号かご登録のメールアドレスをお願いいたします。",
+        "お客様：メールは taro.yamada@example.com です。",
+        "オペレーター：ありがとうございます。確認いたしました。ご注文は成立しておらず、1,500ポイントが差し引かれた状態になっております。本日中にポイントを戻す処理をいたします。",
+        "お客様：よかった。もう一回注文すればいいんですね。",
+        "オペレーター：はい。ポイントが戻りましたらメールでお知らせいたしますので、その後に改めてご注文をお願いいたします。",
+        "お客様：わかりました。ありがとうございます。",
+    ]),
+    dict(tp="payment", s="neg", lines=[
+        "オペレーター：ミドリ生活館お客様センターでございます。",
+        "お客様：昨日お店でアプリのポイントを使おうとしたら、使えないって言われたんですけど。アプリには「店舗でも使えます」って書いてありますよね。",
+        "オペレーター：ご不快な思いをおかけし申し訳ございません。アプリのポイントは店舗でもご利用いただけます。",
+        "お客様：じゃあ店員さんが間違ってたってことですか。",
+        "オペレーター：一部の店舗でレジの更新が遅れておりまして、正しくご案内できていなかった可能性がございます。ご利用の店舗名をお伺いできますか。",
+        "お客様：駅前の店です。後ろに人が並んでて、恥ずかしい思いをしましたよ。",
+        "オペレーター：大変失礼いたしました。店舗に確認のうえ、指導いたします。",
+    ]),
+    dict(tp="payment", s="mix", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：後払いの請求書って、いつ届くんでしょうか。商品はもう届いてるんですけど。",
+        "オペレーター：後払いの請求書は、商品の発送から1週間ほどで別便にて郵送いたします。",
+        "お客様：そうなんですね。支払期限は？",
+        "オペレーター：発行日から14日以内となっております。コンビニのほか、スマートフォンのバーコード決済でもお支払いいただけます。",
+        "お客様：わかりました。ありがとうございます。",
+    ]),
+    # --- app ---
+    dict(tp="app", s="neg", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：アプリにログインできないんです。パスワードは合ってるはずなのに。",
+        "オペレーター：ご不便をおかけしております。画面にはどのようなメッセージが表示されますか。",
+        "お客様：「認証に失敗しました」って。再設定のメールも来ないし。",
+        "オペレーター：再設定のメールが届かないとのことですので、迷惑メールのフォルダもご確認いただけますでしょうか。",
+        "お客様：見ました。ないです。",
+        "オペレーター：かしこまりました。ご登録のメールアドレスをお伺いしてもよろしいでしょうか。",
+        "お客様：hanako_midori@example.net です。",
+        "オペレーター：ありがとうございます。……ご登録のアドレスが、アンダーバーではなくドットで登録されておりました。",
+        "お客様：えっ、そうなんですか。でも先月まではそれでログインできてたんですけど…。",
+    ]),
+    dict(tp="app", s="neg", lines=[
+        "OP:お電話ありがとうございます。ミドリ生活館お客様センターです。",
+        "CU:アプリが、クーポンのとこ押すと落ちるんですよ。毎回。",
+        "OP:ご不便をおかけして申し訳ございません。お使いの機種と、アプリのバージョンはおわかりになりますか。",
+        "CU:Androidで、バージョンは…4.2.0かな。",
+        "OP:ありがとうございます。4.2.0で一部の端末に同じ事象が出ておりまして、来週の更新で修正する予定です。",
+        "CU:来週？じゃあそれまでクーポン使えないってこと？",
+        "OP:店頭のレジで会員番号をお伝えいただければ、クーポンを適用できます。",
+        "CU:いちいち面倒だなあ…。わかりました。",
+    ]),
+    dict(tp="app", s="neg", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：2週間前にお店で買った分のポイントが、まだアプリに入ってないんです。",
+        "オペレーター：ご確認ありがとうございます。お手元にレシートはございますか。",
+        "お客様：あります。",
+        "オペレーター：レシートの下のほうにある取引番号をお読み上げいただけますでしょうか。",
+        "お客様：T58213です。",
+        "オペレーター：ありがとうございます。お調べしたところ、会員情報が読み取られていないお取引になっておりました。",
+        "お客様：え、アプリのバーコード見せましたよ。",
+        "オペレーター：失礼いたしました。こちらで後から付与する手続きをいたします。反映まで3日ほどお待ちいただけますでしょうか。",
+        "お客様：3日…。まあ、ちゃんと入るならいいです。",
+    ]),
+    dict(tp="app", s="pos", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：あの、アプリでレシートが見られるって聞いたんですけど、どこを押せばいいですか。年寄りなもので。",
+        "オペレーター：かしこまりました。アプリを開いていただいて、画面の下に「マイページ」というボタンはございますか。",
+        "お客様：ああ、ありました。",
+        "オペレーター：そちらを押していただくと、「お買い物履歴」という項目がございます。",
+        "お客様：ありました、ありました。これが昨日の分ですね。",
+        "オペレーター：はい、そちらを押していただくとレシートの内容が表示されます。",
+        "お客様：いやあ、ご丁寧にありがとう。助かりました。",
+    ]),
+    # --- product ---
+    dict(tp="product", s="mix", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：届いた扇風機が首振りしないんです。",
+        "オペレーター：大変申し訳ございません。首振りのボタンを押したとき、何か音はしますでしょうか。",
+        "お客様：カチッとは言うんですけど、動かないです。",
+        "オペレーター：初期不良の可能性が高いと思われます。新しい商品と交換させていただきます。",
+        "お客様：交換品はいつ届きますか？暑いので早くほしいんですけど。",
+        "オペレーター：在庫がございますので、明後日にはお届けできます。不良品は交換品のお届け時にお引き取りいたします。",
+        "お客様：わかりました。お願いします。",
+    ]),
+    dict(tp="product", s="neg", lines=[
+        "OP:ミドリ生活館お客様センターでございます。",
+        "CU:電気ケトルを買ったんですけど、お湯がプラスチックくさくて飲めないんです。",
+        "OP:ご不快な思いをおかけして申し訳ございません。何回ほどお湯を沸かされましたか。",
+        "CU:もう5回は沸かして捨てました。",
+        "OP:通常は数回の煮沸でにおいは弱まるのですが、それでも残る場合は個体差の可能性がございます。返品・返金も承れますが、いかがなさいますか。",
+        "CU:返金でお願いします。同じのと交換しても、また同じだと思うので。",
+        "OP:かしこまりました。返送用の伝票をお送りいたします。ご登録の郵便番号は〒150-0001でお間違いないでしょうか。",
+        "CU:はい、合ってます。",
+    ]),
+    dict(tp="product", s="neg", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：遮光カーテンを買ったんですけど、丈が足りないんです。200cmのを買ったのに。",
+        "オペレーター：ご不便をおかけしております。実際の丈はどのくらいでしたでしょうか。",
+        "お客様：メジャーで測ったら195cmでした。2枚とも。下から光がもれて、遮光の意味がないです。",
+        "オペレーター：大変申し訳ございません。同じ時期の商品で縫製の誤差が大きいというご報告をほかにもいただいておりまして、現在調査しております。",
+        "お客様：調査中って、ほかにもあるんじゃないですか。ちゃんと検品してるんですか。",
+        "オペレーター：おっしゃるとおりでございます。返品・返金、または別の製造ロットの商品との交換を承ります。",
+        "お客様：交換してもまた短かったら困るので、返金でお願いします。",
+    ]),
+    dict(tp="product", s="pos", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：あの、苦情じゃないんですけど、一言お礼を言いたくて。",
+        "オペレーター：ありがとうございます。どのようなことでしょうか。",
+        "お客様：先月買った除湿機、本当にいいです。息子の部屋のカビくささがなくなって。",
+        "オペレーター：そう言っていただけて大変うれしいです。担当部署にも共有させていただきます。",
+        "お客様：それで、フィルターの替えってどこで買えますか？",
+        "オペレーター：公式サイトと店舗のどちらでもお買い求めいただけます。品番はDH-80Fでございます。",
+        "お客様：ありがとう。これからも大事に使わせてもらいます。",
+    ]),
+    dict(tp="product", s="neg", lines=[
+        "OP:お電話ありがとうございます。ミドリ生活館お客様センターです。",
+        "CU:掃除機の充電ができないんです。ランプがずっと赤く点滅してて。",
+        "OP:申し訳ございません。充電台の差し込み口に、ホコリなどは付いていませんでしょうか。",
+        "CU:見ましたけど、きれいです。買ったばかりですし。",
+        "OP:かしこまりました。バッテリーの初期不良の可能性がございますので、修理もしくは交換となります。",
+        "CU:前にも別の商品で初期不良があったんですよね。品質管理どうなってるんですか。",
+        "OP:重ね重ね申し訳ございません。いただいたご意見は品質管理の部門に必ず伝えます。",
+        "CU:交換でお願いします。",
+    ]),
+    dict(tp="product", s="mix", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：ミキサーで氷を砕こうとすると止まっちゃうんですけど、壊れてますか？",
+        "オペレーター：ご確認ありがとうございます。氷だけを入れて運転されていますか。",
+        "お客様：はい、氷だけです。",
+        "オペレーター：こちらの商品は、氷を砕くときに少量の水か飲み物を一緒に入れていただく仕様となっております。氷だけですと安全装置が働いて止まってしまいます。",
+        "お客様：あ、そうなんだ。説明書ちゃんと読んでなかった。",
+        "オペレーター：わかりにくくて申し訳ございません。次に説明書を改訂する際に、目立つように記載いたします。",
+    ]),
+    # --- call_center ---
+    dict(tp="call_center", s="neg", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：やっとつながった。昨日から何回もかけてるんですよ。",
+        "オペレーター：大変お待たせしてしまい、申し訳ございません。",
+        "お客様：自動音声で番号押して、また番号押して、最後に「混み合っています」で切れるの。何なんですかあれ。",
+        "オペレーター：ご不便をおかけいたしました。現在、回線を増やす対応を進めております。午前9時台や夕方以降は比較的つながりやすくなっております。",
+        "お客様：こっちは仕事してるんだから、そんな時間にかけられないですよ。",
+        "オペレーター：おっしゃるとおりでございます。サイトのチャットや、折り返しのご予約もご利用いただけます。",
+        "お客様：…まあいいです。それで本題なんですけど、返品の手続きをしたくて。",
+    ]),
+    dict(tp="call_center", s="neg", lines=[
+        "OP:お電話代わりました。ミドリ生活館お客様センターでございます。",
+        "CU:また代わるんですか。これで3人目ですよ。",
+        "OP:大変申し訳ございません。前の担当から内容は伺っております。店舗で購入された商品の返品についてですね。",
+        "CU:そうです。お店に電話したらコールセンターに、コールセンターに電話したらお店にって言われて。",
+        "OP:ご迷惑をおかけいたしました。ここからは私が最後まで担当させていただきます。",
+        "CU:最初からそうしてくださいよ。",
+        "OP:おっしゃるとおりです。レシートと商品をお持ちいただければ、どの店舗でも返品を承ります。念のため、ご来店予定の店舗に事前に連絡を入れておきます。",
+        "CU:じゃあお願いします。何かあったら、番号は０９０−１２３４−５６７８です。",
+    ]),
+    # --- store ---
+    dict(tp="store", s="neg", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：冷感敷きパッドのシングル、どこのお店にも売ってないんですけど、もう入らないんですか。",
+        "オペレーター：ご不便をおかけしております。大変ご好評いただいておりまして、店舗では品切れが続いております。",
+        "お客様：毎年夏になると品切れですよね。",
+        "オペレーター：申し訳ございません。オンラインストアでは予約を受け付けておりまして、来週から順次発送の予定です。",
+        "お客様：じゃあネットで予約します。最初から多めに仕入れておいてくださいね。",
+    ]),
+    dict(tp="store", s="neg", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：お店の店員さんの態度について、言いたいことがあって。",
+        "オペレーター：さようでございますか。差し支えなければ、詳しくお聞かせいただけますか。",
+        "お客様：レジで袋がいるか聞かれて、聞き取れなくて聞き返したら、ため息をつかれたんです。",
+        "オペレーター：大変ご不快な思いをおかけいたしました。申し訳ございません。",
+        "お客様：こっちも年だから聞こえにくいのはあるけど、あの態度はないと思いますよ。",
+        "オペレーター：おっしゃるとおりでございます。店舗名と日時をお伺いできますでしょうか。店長に共有し、指導いたします。",
+        "お客様：先週の水曜の夕方、〇〇店です。",
+    ]),
+    # --- ec_site ---
+    dict(tp="ec_site", s="neg", lines=[
+        "OP:お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "CU:ネットで買ったラグの色が、サイトの写真と全然違うんですけど。",
+        "OP:ご期待に沿えず申し訳ございません。どのように違っておりましたでしょうか。",
+        "CU:写真はくすんだ緑なのに、届いたのは黄緑です。",
+        "OP:撮影時の照明の影響で、実物と色味に差が出てしまっている可能性がございます。商品ページの画像を見直すよう担当部署に伝えます。",
+        "CU:返品はできますか？",
+        "OP:はい、商品到着から30日以内でしたら、送料当社負担で返品を承ります。",
+        "CU:じゃあ返品で。",
+    ]),
+    dict(tp="ec_site", s="mix", lines=[
+        "オペレーター：お電話ありがとうございます。ミドリ生活館お客様センターでございます。",
+        "お客様：サイトで、去年買ったカーテンと同じものを探してるんですけど、検索しても出てこなくて。",
+        "オペレーター：かしこまりました。商品名や品番はおわかりになりますか。",
+        "お客様：「よるまで」っていうのだったと思います。",
+        "オペレーター：ありがとうございます。こちら今年リニューアルいたしまして、「よるまで プラス」という名前になっております。",
+        "お客様：名前が変わってたんですね。それじゃ出てこないわけだ。",
+        "オペレーター：わかりにくく申し訳ございません。旧商品名でも検索できるよう改善を依頼いたします。",
+        "お客様：お願いします。見つかってよかった。",
+    ]),
+]
+
+# ---------------------------------------------------------------------------------------
+# 5. Chat conversations (chat_turns.csv): one row per turn; (speaker, text) pairs
+# ---------------------------------------------------------------------------------------
+CHATS = [
+    dict(tp="delivery", s="neg", turns=[
+        ("customer", "注文した商品がまだ届きません。お届け予定日は昨日でした。"),
+        ("agent", "ご迷惑をおかけして申し訳ございません。ご注文番号を教えていただけますか？"),
+        ("customer", "{order}"),
+        ("agent", "ありがとうございます。ご本人確認のため、お届け先の郵便番号もお願いいたします。"),
+        ("customer", "123-4567 です"),
+        ("agent", "ありがとうございます。確認いたしますので、少々お待ちください。"),
+        ("agent", "お待たせいたしました。配送業者の営業所で荷物が止まっていることがわかりました。本日中に配達するよう手配いたしました。"),
+        ("customer", "今日中ですね？何時くらいになりますか"),
+        ("agent", "18時から21時の間のお届け予定です。"),
+        ("customer", "わかりました、待ってます"),
+    ]),
+    dict(tp="delivery", s="mix", turns=[
+        ("customer", "置き配の場所って指定できますか？"),
+        ("agent", "はい、できます。ご注文手続きの「お届け方法」で、玄関前・宅配ボックス・メーターボックスなどからお選びいただけます。"),
+        ("customer", "もう注文しちゃったんですけど、あとから変えられます？"),
+        ("agent", "発送前でしたら、マイページの注文履歴から変更いただけます。"),
+        ("customer", "できました！ありがとうございます🙏"),
+        ("agent", "どういたしまして。ほかにご不明な点はございますか？"),
+        ("customer", "大丈夫です"),
+    ]),
+    dict(tp="app", s="neg", turns=[
+        ("customer", "アプリにログインできません"),
+        ("agent", "ご不便をおかけしております。エラーメッセージは表示されていますか？"),
+        ("customer", "「しばらくしてからもう一度お試しください」って出ます。朝からずっとです"),
+        ("agent", "申し訳ございません。現在、一部のお客様でログインしにくい状態が発生しており、復旧作業を行っております。"),
+        ("customer", "え、いつ直るんですか？今日までのクーポン使いたいんですけど"),
+        ("agent", "復旧の見込みが立ち次第、アプリのお知らせでご案内いたします。対象のお客様のクーポンは、有効期限を3日間延長いたします。"),
+        ("customer", "延長してもらえるなら…。早く直してください"),
+    ]),
+    dict(tp="app", s="mix", turns=[
+        ("customer", "昨日お店で買い物した分のポイントが入ってないです"),
+        ("agent", "ご確認ありがとうございます。店舗でのお買い物ポイントは、反映まで翌日の夜ごろまでかかる場合がございます。"),
+        ("customer", "そうなんですね。明日まで待てばいい？"),
+        ("agent", "はい。明日の夜になっても反映されていない場合は、レシートのお写真を添えて、もう一度お問い合わせください。"),
+        ("customer", "りょうかいです(｀・ω・´)ゞ"),
+        ("agent", "お手数をおかけいたします。よろしくお願いいたします。"),
+    ]),
+    dict(tp="payment", s="neg", turns=[
+        ("customer", "二重請求されてるみたいなんですが"),
+        ("agent", "ご心配をおかけしております。ご注文番号とご請求金額を教えていただけますか？"),
+        ("customer", "注文番号は{order}、金額は4,980円が2回です"),
+        ("agent", "確認いたします。お待たせいたしました。1件はカード会社の与信確保（仮押さえ）で、数日以内に自動で取り消されます。"),
+        ("customer", "本当ですか？前にも同じこと言われて、結局1週間消えなかったんですけど"),
+        ("agent", "ご不安な思いをおかけし申し訳ございません。5営業日たっても取り消されない場合は、こちらで返金の手続きをいたします。念のため、ご連絡先を教えていただけますか？"),
+        ("customer", "090-1234-5678 です。メールなら sample.user@example.org"),
+        ("agent", "ありがとうございます。5営業日後に、こちらから状況をご連絡いたします。"),
+    ]),
+    dict(tp="ec_site", s="mix", turns=[
+        ("customer", "ケトルの商品ページに、容量0.8Lと1.0Lの両方が書いてあるんですが、どっちが正しいですか？"),
+        ("agent", "お問い合わせありがとうございます。確認いたしますので、少々お待ちください。"),
+        ("agent", "お待たせいたしました。満水容量が1.0L、実際に使える容量が0.8Lでございます。表記がわかりにくく申し訳ございません。"),
+        ("customer", "なるほど、そういうことか。ページ直しておいてくださいね"),
+        ("agent", "ご指摘ありがとうございます。担当部署に修正を依頼いたしました。"),
+        ("customer", "ありがとうございます。じゃあ注文します"),
+    ]),
+    dict(tp="product", s="neg", turns=[
+        ("customer", "買った敷きパッドが、マットレスに全然合いません。シングルって書いてあったのに"),
+        ("agent", "ご不便をおかけして申し訳ございません。お使いのマットレスのサイズを教えていただけますか？"),
+        ("customer", "幅97cm、長さ195cm、厚さ20cmです"),
+        ("agent", "ありがとうございます。こちらの敷きパッドは厚さ15cmまでのマットレス用でして、20cmですと四隅のゴムが届かない場合がございます。"),
+        ("customer", "そんなのどこにも書いてないですよね？"),
+        ("agent", "商品ページの「サイズ詳細」に記載しておりますが、目立たない位置で申し訳ございません。厚手マットレス対応の商品への交換を承ります。"),
+        ("customer", "もう開けて一回使っちゃいました😢"),
+        ("agent", "今回は開封済みでも交換を承ります。交換用の商品をお送りしますね。"),
+    ]),
+    dict(tp="product", s="mix", turns=[
+        ("customer", "トースターのタイマーが回らないです。今日届いたばかりなんですが"),
+        ("agent", "申し訳ございません。タイマーのつまみを回したときに、「ジー」という音はしますか？"),
+        ("customer", "音もしないし、ヒーターもつかないです"),
+        ("agent", "初期不良と思われます。大変申し訳ございません。新品との交換を手配いたします。最短で明後日のお届けです。"),
+        ("customer", "早いですね、助かります！"),
+        ("agent", "お届けの際に不良品をお引き取りいたしますので、箱は捨てずにお手元に保管してください。"),
+        ("customer", "わかりました。ありがとうございました✨"),
+    ]),
+    dict(tp="store", s="pos", turns=[
+        ("customer", "〇〇店に、サーキュレーターの「くるりん」の在庫ありますか？"),
+        ("agent", "お問い合わせありがとうございます。確認いたしますので、少々お待ちください。"),
+        ("agent", "お待たせいたしました。〇〇店には白が2台、黒が1台ございます。"),
+        ("customer", "白を取り置きしてもらうことはできますか？今日の夕方に行きます"),
+        ("agent", "かしこまりました。本日の閉店まで白を1台お取り置きいたします。お名前を伺ってもよろしいですか？"),
+        ("customer", "ヤマダです"),
+        ("agent", "ヤマダ様ですね。店舗に伝えておきます。お気をつけてお越しください。"),
+        ("customer", "ありがとうございます！"),
+    ]),
+]
+
+# ---------------------------------------------------------------------------------------
+# What an export adds: dates, ids, handles, operators; then the five file formats
+# ---------------------------------------------------------------------------------------
+OPERATORS = ["OP-03", "OP-07", "OP-11", "OP-12", "OP-15", "OP-21", "OP-24", "OP-28"]
+TWITTER_EPOCH_MS = 1288834974657  # snowflake-style post ids
+
+def _allowed_weeks(item: dict) -> tuple[int, ...]:
+    if item.get("spike"):
+        return SPIKE_WEEKS
+    if "wk" in item:
+        a, b = item["wk"]
+        return tuple(range(a, b + 1))
+    if item["tp"] == "delivery" and item["s"] == "neg":
+        # everyday delivery complaints; the weeks 9-10 ones are the spike items above
+        return tuple(w for w in range(1, WEEKS + 1) if w not in SPIKE_WEEKS)
+    return tuple(range(1, WEEKS + 1))
+
+
+def assign_weeks(items: list[dict], rng: random.Random) -> None:
+    """Spread each (touchpoint, sentiment, allowed weeks) group evenly over its weeks."""
+    groups: dict[tuple, list[dict]] = defaultdict(list)
+    for it in items:
+        groups[(it["tp"], it["s"], _allowed_weeks(it))].append(it)
+    for key in sorted(groups, key=repr):
+        members = groups[key]
+        rng.shuffle(members)
+        weeks: list[int] = []
+        for it in members:
+            if not weeks:
+                weeks = list(key[2])
+                rng.shuffle(weeks)
+            it["week"] = weeks.pop()
+
+
+def _clock(source: str, rng: random.Random) -> tuple[int, int, int]:
+    if source == "calls":
+        hour = rng.randint(9, 17)  # お客様センター 9:00-18:00
+    elif source == "chats":
+        hour = rng.randint(9, 20)
+    elif source == "sns":
+        hour = rng.choices(range(24), weights=[3, 2, 1, 1, 1, 1, 1, 2, 3, 3, 3, 3, 5, 4, 3, 3, 3, 4,
+                                                5, 6, 7, 8, 8, 6])[0]
+    else:
+        hour = rng.choices(range(24), weights=[1, 1, 0, 0, 0, 0, 1, 2, 3, 4, 4, 4, 5, 5, 4, 4, 4, 4,
+                                                5, 6, 7, 7, 6, 3])[0]
+    return hour, rng.randrange(60), rng.randrange(60)
+
+
+def _when(item: dict, source: str, rng: random.Random) -> datetime:
+    day = START + timedelta(days=(item["week"] - 1) * 7 + rng.randrange(7))
+    return datetime(day.year, day.month, day.day, *_clock(source, rng))
+
+
+def _fill(text: str, when: datetime, rng: random.Random) -> str:
+    """Fill the {order} placeholder with a fictional order number of a few days earlier."""
+    if "{order}" not in text:
+        return text
+    ordered = when - timedelta(days=rng.randint(3, 10))
+    return text.replace("{order}", f"A-{ordered:%Y%m%d}-{rng.randint(1, 250):04d}")
+
+
+def _csv_text(header: list[str], rows: list[list], lineterminator: str) -> str:
+    buf = io.StringIO(newline="")
+    w = csv.writer(buf, lineterminator=lineterminator)
+    w.writerow(header)
+    w.writerows(rows)
+    return buf.getvalue()
+
+
+def build() -> tuple[dict[str, bytes], list[dict]]:
+    """All five files as bytes, and the labelled texts (with dates) for the checks."""
+    rng = random.Random(SEED)
+    sources = {
+        "reviews": EC_REVIEWS,
+        "sns": SNS_POSTS,
+        "nps": NPS_COMMENTS,
+        "calls": CALLS,
+        "chats": CHATS,
+    }
+    items = [dict(it, source=src) for src, lst in sources.items() for it in lst]
+    assign_weeks(items, rng)
+    items.sort(key=lambda it: (list(sources).index(it["source"]), it["week"]))
+    for it in items:
+        it["when"] = _when(it, it["source"], rng)
+    by_src: dict[str, list[dict]] = defaultdict(list)
+    for it in sorted(items, key=lambda it: (it["when"], it["source"])):
+        by_src[it["source"]].append(it)
+
+    out: dict[str, bytes] = {}
+
+    # 1. reviews_ec.csv: CP932, CRLF, Excel-style export
+    rows = []
+    for i, it in enumerate(by_src["reviews"], start=1):
+        it["text"] = _fill(it["b"], it["when"], rng)
+        rows.append([f"R{100200 + i * 7}", f"{it['when']:%Y/%m/%d %H:%M}", PRODUCTS[it["p"]], it["r"],
+                     it["t"], it["text"], it["tp"]])
+    header = ["レビューID", "投稿日時", "商品名", "評価", "タイトル", "レビュー本文", "接点"]
+    out["reviews_ec.csv"] = _csv_text(header, rows, "\r\n").encode("cp932")  # strict: fails on emoji
+
+    # 2. sns_posts.jsonl: UTF-8, one object per line
+    lines = []
+    for it in by_src["sns"]:
+        it["text"] = _fill(it["text"], it["when"], rng)
+        ms = _epoch_ms(it["when"])
+        post_id = str(((ms - TWITTER_EPOCH_MS) << 22) + rng.randrange(1 << 22))
+        obj = {
+            "post_id": post_id,
+            "posted_at": it["when"].strftime("%Y-%m-%dT%H:%M:%S+09:00"),
+            "user": it.get("user") or rng.choice(HANDLES),
+            "text": it["text"],
+            "touchpoint": it["tp"],
+        }
+        lines.append(json.dumps(obj, ensure_ascii=False))
+    out["sns_posts.jsonl"] = ("\n".join(lines) + "\n").encode("utf-8")
+
+    # 3. survey_nps.csv: UTF-8 with BOM, CRLF (opens in Excel)
+    rows = []
+    for i, it in enumerate(by_src["nps"], start=1):
+        it["text"] = _fill(it["text"], it["when"], rng)
+        rows.append([f"N{i:04d}", f"{it['when']:%Y/%m/%d}", it["n"], it["text"], it["ch"], it["tp"]])
+    header = ["回答ID", "回答日", "推奨度", "ご意見", "利用チャネル", "接点"]
+    out["survey_nps.csv"] = _csv_text(header, rows, "\r\n").encode("utf-8-sig")
+
+    # 4. call_transcripts.csv: UTF-8, LF, whole transcript in one cell
+    rows = []
+    per_day: Counter = Counter()
+    for it in by_src["calls"]:
+        it["text"] = _fill("\n".join(it["lines"]), it["when"], rng)
+        per_day[it["when"].date()] += 1
+        rows.append([f"C{it['when']:%Y%m%d}-{per_day[it['when'].date()]:03d}",
+                     f"{it['when']:%Y-%m-%d %H:%M}", rng.choice(OPERATORS), it["text"], it["tp"]])
+    header = ["通話ID", "通話日時", "担当", "内容", "接点"]
+    out["call_transcripts.csv"] = _csv_text(header, rows, "\n").encode("utf-8")
+
+    # 5. chat_turns.csv: UTF-8, LF, one row per turn
+    rows = []
+    for i, it in enumerate(by_src["chats"], start=1):
+        t = it["when"]
+        texts = []
+        for n, (speaker, text) in enumerate(it["turns"], start=1):
+            if n > 1:
+                t += timedelta(seconds=rng.randint(20, 150))
+            text = _fill(text, it["when"], rng)
+            texts.append(text)
+            rows.append([f"chat-{i:04d}", n, speaker, text, t.strftime("%Y-%m-%dT%H:%M:%S+09:00"), it["tp"]])
+        it["text"] = "\n".join(texts)
+    header = ["conversation_id", "turn", "speaker", "text", "created_at", "touchpoint"]
+    out["chat_turns.csv"] = _csv_text(header, rows, "\n").encode("utf-8")
+
+    return out, items
+
+
+def _epoch_ms(when: datetime) -> int:
+    """Milliseconds since the Unix epoch of a naive Japan-time datetime (UTC+9)."""
+    return int((when - datetime(1970, 1, 1, 9)).total_seconds() * 1000)
+
+
+# ---------------------------------------------------------------------------------------
+# Checks
+# ---------------------------------------------------------------------------------------
+def check(files: dict[str, bytes], items: list[dict]) -> list[str]:
+    """Re-read the written files; return a list of problems (empty when all is well)."""
+    problems: list[str] = []
+
+    def fail(msg: str) -> None:
+        problems.append(msg)
+
+    texts = [it["text"] for it in items]
+    dup = [t for t, n in Counter(texts).items() if n > 1]
+    if dup:
+        fail(f"duplicate texts: {dup[:3]}")
+    if any("{order}" in t for t in texts):
+        fail("unfilled {order} placeholder")
+
+    # reviews_ec.csv: CP932 round trip, CRLF rows
+    raw = (OUT / "reviews_ec.csv").read_bytes()
+    if raw != files["reviews_ec.csv"]:
+        fail("reviews_ec.csv differs from what make_sample.py builds")
+    with open(OUT / "reviews_ec.csv", encoding="cp932", newline="") as f:
+        rows = list(csv.reader(f))
+    want = [it for it in items if it["source"] == "reviews"]
+    body = sorted(r[5] for r in rows[1:])
+    if body != sorted(it["text"] for it in want):
+        fail("reviews_ec.csv: texts do not round-trip through CP932")
+    if "\ufffd" in raw.decode("cp932") or raw.decode("cp932").count("?") != sum(
+        (it["text"] + it["t"]).count("?") for it in want
+    ):
+        fail("reviews_ec.csv: replacement characters found")
+    if not raw.endswith(b"\r\n") or raw.count(b"\r\n") != len(rows):
+        fail("reviews_ec.csv: rows must end with CRLF")
+    if any(not (1 <= int(r[3]) <= 5) for r in rows[1:]):
+        fail("reviews_ec.csv: rating outside 1-5")
+
+    # sns_posts.jsonl
+    posts = [json.loads(line) for line in (OUT / "sns_posts.jsonl").read_text("utf-8").splitlines()]
+    if any(set(p) != {"post_id", "posted_at", "user", "text", "touchpoint"} for p in posts):
+        fail("sns_posts.jsonl: unexpected keys")
+    if any(datetime.fromisoformat(p["posted_at"]).utcoffset() != timedelta(hours=9) for p in posts):
+        fail("sns_posts.jsonl: posted_at must carry +09:00")
+
+    # survey_nps.csv
+    raw = (OUT / "survey_nps.csv").read_bytes()
+    if not raw.startswith(b"\xef\xbb\xbf"):
+        fail("survey_nps.csv: missing BOM")
+    with open(OUT / "survey_nps.csv", encoding="utf-8-sig", newline="") as f:
+        nps = list(csv.DictReader(f))
+    if any(not (0 <= int(r["推奨度"]) <= 10) for r in nps):
+        fail("survey_nps.csv: 推奨度 outside 0-10")
+
+    # call_transcripts.csv: every call has both speakers and 4-10 turns
+    with open(OUT / "call_transcripts.csv", encoding="utf-8", newline="") as f:
+        calls = list(csv.DictReader(f))
+    for r in calls:
+        lines = r["内容"].split("\n")
+        ops = sum(ln.startswith(("オペレーター：", "OP:")) for ln in lines)
+        cus = sum(ln.startswith(("お客様：", "CU:")) for ln in lines)
+        if not ops or not cus or ops + cus != len(lines) or not 4 <= len(lines) <= 10:
+            fail(f"call_transcripts.csv: {r['通話ID']} needs both speakers, one turn a line, 4-10 turns")
+
+    # chat_turns.csv: both speakers per conversation
+    with open(OUT / "chat_turns.csv", encoding="utf-8", newline="") as f:
+        chat = list(csv.DictReader(f))
+    speakers: dict[str, set] = defaultdict(set)
+    for r in chat:
+        speakers[r["conversation_id"]].add(r["speaker"])
+    if any(s != {"agent", "customer"} for s in speakers.values()):
+        fail("chat_turns.csv: a conversation lacks agent or customer turns")
+
+    counts = {
+        "reviews_ec.csv": len(rows) - 1,
+        "sns_posts.jsonl": len(posts),
+        "survey_nps.csv": len(nps),
+        "call_transcripts.csv": len(calls),
+        "chat_turns.csv": len(chat),
+    }
+    print("rows:", ", ".join(f"{k} {v}" for k, v in counts.items()),
+          f"(total {sum(counts.values())}; {len(speakers)} chat conversations)")
+    if sum(counts.values()) < 420 or len(calls) < 24 or len(speakers) < 8:
+        fail("too few rows")
+    for name, data in files.items():
+        if (OUT / name).read_bytes() != data:
+            fail(f"{name} differs from what make_sample.py builds (run it again)")
+    return problems
+
+
+def report(items: list[dict]) -> None:
+    """Print the sentiment mix and the weekly table of negative texts per touchpoint."""
+    mix = Counter(it["s"] for it in items)
+    n = len(items)
+    print("texts:", n, "| sentiment:", ", ".join(f"{k} {mix[k]} ({mix[k] / n:.0%})" for k in ("neg", "mix", "pos")))
+    table = Counter((it["tp"], it["week"]) for it in items if it["s"] == "neg")
+    print("\nnegative texts per week (all five files; week 1 starts 2026-06-01, 9-10 = spike)")
+    print(f"{'touchpoint':<12}" + "".join(f"{w:>4}" for w in range(1, WEEKS + 1)) + "  total")
+    for tp in TOUCHPOINTS:
+        cells = [table[(tp, w)] for w in range(1, WEEKS + 1)]
+        print(f"{tp:<12}" + "".join(f"{c:>4}" for c in cells) + f"{sum(cells):>7}")
+    base = [table[("delivery", w)] for w in range(1, WEEKS + 1) if w not in SPIKE_WEEKS]
+    spike = [table[("delivery", w)] for w in SPIKE_WEEKS]
+    b, s = sum(base) / len(base), sum(spike) / len(spike)
+    print(f"\ndelivery negatives: baseline {b:.2f}/week, weeks 9-10 {s:.2f}/week (x{s / b:.1f})")
+
+
+def main(argv: list[str]) -> int:
+    files, items = build()
+    if "--check" not in argv:
+        OUT.mkdir(parents=True, exist_ok=True)
+        for name, data in files.items():
+            (OUT / name).write_bytes(data)
+            print(f"wrote {OUT / name} ({len(data):,} bytes)")
+    problems = check(files, items)
+    report(items)
+    for p in problems:
+        print("PROBLEM:", p, file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

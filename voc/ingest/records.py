@@ -285,7 +285,7 @@ class RecordBuilder:
                 )
             )
         voc_records = [r for r in records if r.is_voc]
-        if not voc_records:
+        if single_turn is False and not voc_records:
             issues.append(RowIssue(ROW_EMPTY, "the transcript has no customer turn", fatal=False))
         base.update(
             text_normalized="\n".join(r.text_normalized for r in voc_records),

@@ -142,11 +142,17 @@ class PiiMasker:
             self._rules.append((name, re.compile(BUILTIN_PATTERNS[name]), PLACEHOLDERS[name]))
 
     def mask(self, text: str) -> MaskResult:
+        """Mask ``text``. Works on raw text too: full-width digits and signs are matched
+        through an ASCII view of the same length, and the original characters are kept
+        outside the masked spans."""
         counts: Counter[str] = Counter()
+        view = text.translate(_ASCII_VIEW)
         for name, pattern, placeholder in self._rules:
-            text, n = pattern.subn(placeholder, text)
-            if n:
-                counts[name] += n
+            spans = [m.span() for m in pattern.finditer(view)]
+            if spans:
+                counts[name] += len(spans)
+                text = _replace_spans(text, spans, placeholder)
+                view = _replace_spans(view, spans, placeholder)
         if self.mask_persons:
             if self._tokenizer is None:
                 self._tokenizer = JapaneseTokenizer()
@@ -154,6 +160,20 @@ class PiiMasker:
             if n:
                 counts["person"] += n
         return MaskResult(text, dict(counts))
+
+
+# Full-width digits, letters and signs -> ASCII, one character for one (spans stay valid).
+_ASCII_VIEW = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
+
+
+def _replace_spans(text: str, spans: list[tuple[int, int]], placeholder: str) -> str:
+    parts, last = [], 0
+    for start, end in spans:
+        parts.append(text[last:start])
+        parts.append(placeholder)
+        last = end
+    parts.append(text[last:])
+    return "".join(parts)
 
 
 # Person names (best effort): UniDic tags family and given names as 名詞-固有名詞-人名. A run
