@@ -315,10 +315,16 @@ def _estimate_rows(dumps: Sequence[tuple[Dump, FileReport]]) -> int | None:
             import pyarrow.parquet as pq
 
             total += pq.ParquetFile(dump.path).metadata.num_rows
-        elif dump.format in ("csv", "tsv", "jsonl") and dump.path.stat().st_size < 64 << 20:
-            # a quick line count; multi-line cells make it an upper bound
+        elif dump.format == "jsonl" and dump.path.stat().st_size < 64 << 20:
             with dump.path.open("rb") as fh:
-                total += max(sum(1 for _ in fh) - (1 if dump.format != "jsonl" else 0), 0)
+                total += sum(1 for line in fh if line.strip())
+        elif dump.format in ("csv", "tsv") and dump.path.stat().st_size < 64 << 20:
+            # a quick record count (quoted cells may hold line breaks)
+            import csv
+
+            with open(dump.path, encoding=dump.encoding, errors="replace", newline="") as fh:
+                reader = csv.reader((line.replace("\x00", "") for line in fh), delimiter=dump.delimiter or ",")
+                total += max(sum(1 for row in reader if any(c.strip() for c in row)) - 1, 0)
         else:
             return None
     return total or None

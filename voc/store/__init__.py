@@ -4,7 +4,10 @@ Tables
 ------
 ``feedback``   one row per utterance (a review, a post, a customer or operator turn), keyed
                by ``record_id``; analysing the same dump again replaces rows, never adds.
-``results``    sentiment/emotion per record and model version (filled by voc.classify).
+``results``    sentiment/emotion per record, with the model version (voc.classify);
+               ``sentence_results`` per sentence of long texts.
+``topics``     topics of the current topic model; ``topic_assignments`` per record.
+``corrections`` analysts' corrections made in the explorer (who, when, old -> new).
 ``runs``       one manifest per run: when, inputs and their hashes, config, models, counts.
 
 Every write of a chunk is one transaction, so a run killed half-way leaves whole chunks.
@@ -85,6 +88,73 @@ CREATE TABLE IF NOT EXISTS runs (
 
 _META_DDL = "CREATE TABLE IF NOT EXISTS voc_meta (key VARCHAR PRIMARY KEY, value VARCHAR)"
 
+# Sentiment/emotion of each record (the latest scoring; model_version says which model).
+_RESULTS_DDL = """
+CREATE TABLE IF NOT EXISTS results (
+    record_id        VARCHAR PRIMARY KEY,
+    model_version    VARCHAR,
+    sentiment        VARCHAR,      -- negative / neutral / positive
+    sentiment_score  DOUBLE,       -- p(positive) - p(negative), in [-1, 1]
+    sentiment_mixed  BOOLEAN,
+    p_negative       DOUBLE,
+    p_neutral        DOUBLE,
+    p_positive       DOUBLE,
+    emotion          VARCHAR,      -- top emotion label
+    emotion_probs    JSON,         -- {"平静": 0.1, "怒り": 0.7, ...}
+    run_id           VARCHAR,
+    scored_at        TIMESTAMP
+)
+"""
+
+# Per-sentence results of long (or explicitly sentence-scored) texts.
+_SENTENCE_RESULTS_DDL = """
+CREATE TABLE IF NOT EXISTS sentence_results (
+    record_id        VARCHAR,
+    idx              INTEGER,
+    text             VARCHAR,
+    sentiment        VARCHAR,
+    sentiment_score  DOUBLE,
+    emotion          VARCHAR,
+    PRIMARY KEY (record_id, idx)
+)
+"""
+
+# Topics of the current topic model (voc.topics) and each record's topic.
+_TOPICS_DDL = """
+CREATE TABLE IF NOT EXISTS topics (
+    model_id         VARCHAR,
+    topic_id         INTEGER,      -- -1: fits no topic
+    label            VARCHAR,      -- e.g. 配送・遅延・到着 (curated labels survive refits)
+    keywords         JSON,         -- ["配送", "遅延", ...] best first
+    size             INTEGER,
+    representative   JSON,         -- record_ids of 3-5 representative verbatims
+    PRIMARY KEY (model_id, topic_id)
+)
+"""
+_TOPIC_ASSIGNMENTS_DDL = """
+CREATE TABLE IF NOT EXISTS topic_assignments (
+    record_id        VARCHAR PRIMARY KEY,
+    model_id         VARCHAR,
+    topic_id         INTEGER,
+    probability      DOUBLE,
+    assigned_at      TIMESTAMP
+)
+"""
+
+# Analysts' corrections from the explorer (the relabel loop).
+_CORRECTIONS_DDL = """
+CREATE TABLE IF NOT EXISTS corrections (
+    correction_id    VARCHAR PRIMARY KEY,
+    record_id        VARCHAR,
+    field            VARCHAR,      -- sentiment / emotion / topic
+    old_value        VARCHAR,
+    new_value        VARCHAR,
+    corrected_by     VARCHAR,
+    corrected_at     TIMESTAMP,
+    note             VARCHAR
+)
+"""
+
 FEEDBACK_COLUMNS: tuple[str, ...] = tuple(f.name for f in fields(FeedbackRecord)) + ("run_id", "updated_at")
 
 
@@ -138,7 +208,16 @@ class Store:
             pass
 
     def _migrate(self) -> None:
-        for ddl in (_FEEDBACK_DDL, _RUNS_DDL, _META_DDL):
+        for ddl in (
+            _FEEDBACK_DDL,
+            _RUNS_DDL,
+            _META_DDL,
+            _RESULTS_DDL,
+            _SENTENCE_RESULTS_DDL,
+            _TOPICS_DDL,
+            _TOPIC_ASSIGNMENTS_DDL,
+            _CORRECTIONS_DDL,
+        ):
             self.con.execute(ddl)
         self.con.execute(
             "INSERT OR REPLACE INTO voc_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]

@@ -1,0 +1,108 @@
+"""Model cards: what a trained voc model is, what it was trained on, how well it does."""
+
+from __future__ import annotations
+
+import json
+import shlex
+from pathlib import Path
+from typing import Any
+
+from voc.classify.model import HeadsConfig
+
+
+def _fmt(x: Any) -> str:
+    return f"{x:.3f}" if isinstance(x, float) else str(x)
+
+
+def _metrics_table(metrics: dict[str, Any]) -> list[str]:
+    lines: list[str] = []
+    for key, title in (("held_out", "held-out"), ("held_out_before", "before adaptation (same held-out texts)")):
+        m = metrics.get(key)
+        if not m:
+            continue
+        lines.append(f"**{title}** ({m.get('source', '')}, {m.get('n_examples', 0)} texts)")
+        lines.append("")
+        lines.append("| head | n | accuracy | macro-F1 | ECE | binary acc. |")
+        lines.append("|---|---|---|---|---|---|")
+        for head in ("sentiment", "emotion"):
+            h = m.get(head)
+            if h:
+                lines.append(
+                    f"| {head} | {h['n']} | {_fmt(h['accuracy'])} | {_fmt(h['macro_f1'])} | {_fmt(h['ece'])} | "
+                    f"{_fmt(h.get('binary_accuracy', '–'))} |"
+                )
+        lines.append("")
+    return lines
+
+
+def write_card(folder: Path, cfg: HeadsConfig, manifest: dict[str, Any], metrics: dict[str, Any]) -> Path:
+    """Write README.md (the model card) into a model folder."""
+    data = manifest.get("data", {})
+    args = manifest.get("args", {})
+    cmd = ["voc", "train", *[str(d) for d in args.get("data", [])], "--output", str(args.get("output"))]
+    defaults = {"epochs": 2.0, "batch_size": 16, "learning_rate": 3e-4, "lora_layers": 6, "seed": 42, "max_length": 128}
+    for k, default in defaults.items():
+        if args.get(k) != default and args.get(k) is not None:
+            cmd += [f"--{k.replace('_', '-')}", str(args[k])]
+    for flag in ("base", "init_from", "labels_from", "name", "max_steps"):
+        if args.get(flag):
+            cmd += [f"--{flag.replace('_', '-')}", str(args[flag])]
+    if args.get("sentiment_from_emotion"):
+        cmd.append("--sentiment-from-emotion")
+    for lic in args.get("data_licenses", []):
+        cmd += ["--data-license", lic]
+    lines = [
+        f"# {cfg.name}",
+        "",
+        "Japanese customer-feedback classifier trained with `voc train`: one encoder pass gives",
+        "sentiment (with a score in [-1, 1]) and emotions.",
+        "",
+        "## Model",
+        f"- base encoder: `{cfg.base_model}`",
+        f"- sentiment labels: {', '.join(cfg.sentiment_labels) or '–'}",
+        f"- emotion labels: {', '.join(cfg.emotion_labels) or '–'}",
+        f"- pooling: {cfg.pooling}, input prefix: `{cfg.prefix}`, max tokens: {cfg.max_length}",
+        f"- adaptation: {'LoRA adapters + heads' if cfg.adapter else 'heads / merged encoder'}; version {cfg.version}",
+        "- files: safetensors and JSON only",
+        "",
+        "## Training data and licences",
+        "",
+        "| source | kind | examples | licence |",
+        "|---|---|---|---|",
+    ]
+    for s in data.get("sources", []):
+        lines.append(f"| `{s['path']}` | {s['kind']} | {s['rows']} | {s.get('license') or 'not recorded'} |")
+    lines += [
+        "",
+        f"Training examples: {data.get('n_train')}, held out: {data.get('n_held_out')}; "
+        f"data fingerprint `{data.get('fingerprint')}`.",
+        f"Label counts (training): `{json.dumps(data.get('label_counts', {}), ensure_ascii=False)}`",
+        "",
+        "Licences of all data: " + (", ".join(data.get("licenses", [])) or "not recorded") + ".",
+        "",
+        "## Metrics",
+        "",
+        *_metrics_table(metrics),
+        "## Reproduce",
+        "",
+        "```bash",
+        shlex.join(cmd),
+        "```",
+        "",
+        f"Trained in {manifest.get('training', {}).get('seconds')} s, {manifest.get('training', {}).get('steps')} steps, "
+        f"on {manifest.get('machine')} with torch {manifest.get('libraries', {}).get('torch')}.",
+        "",
+        "## Known limits",
+        "- Sentiment is judged per text (long texts per sentence, averaged); sarcasm and",
+        "  domain-specific praise/complaint words can fool it. Adapt it to your own data with",
+        "  `voc train --init-from <this folder> --labels-from rating your_dump.csv`.",
+        "- Emotion labels follow the NAIST corpus (平静, 怒り, 喜び, 悲しみ, 安心); other",
+        "  emotions (fear, surprise) are not modelled.",
+        "",
+    ]
+    extra = folder / "CARD_NOTES.md"
+    if extra.is_file():
+        lines += [extra.read_text("utf-8"), ""]
+    path = folder / "README.md"
+    path.write_text("\n".join(lines), encoding="utf-8")
+    return path
