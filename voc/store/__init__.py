@@ -20,6 +20,7 @@ Parquet export writes each table to a folder (the data-lake layout).
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import threading
@@ -254,6 +255,34 @@ class Store:
                 raise StoreError("E403", f"writing to the store failed: {exc}", path=self.path) from exc
         return len(rows)
 
+    def upsert_rows(self, table: str, rows: Sequence[Mapping[str, Any]], key: Sequence[str]) -> int:
+        """Insert or replace plain dict rows into ``table`` (one transaction)."""
+        if not rows:
+            return 0
+        import pandas as pd
+
+        latest = {tuple(r[k] for k in key): r for r in rows}
+        df = pd.DataFrame(list(latest.values()))
+        cols = ", ".join(f'"{c}"' for c in df.columns)
+        with self._lock:
+            self.con.execute("BEGIN TRANSACTION")
+            try:
+                self.con.register("_voc_rows", df)
+                self.con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM _voc_rows")
+                self.con.unregister("_voc_rows")
+                self.con.execute("COMMIT")
+            except Exception as exc:
+                self.con.execute("ROLLBACK")
+                raise StoreError("E403", f"writing {table} to the store failed: {exc}", path=self.path) from exc
+        return len(df)
+
+    def delete_where(self, table: str, column: str, values: Sequence[Any]) -> None:
+        """Delete the rows of ``table`` whose ``column`` is in ``values``."""
+        if not values:
+            return
+        with self._lock:
+            self.con.execute(f"DELETE FROM {table} WHERE {column} IN (SELECT unnest(?))", [list(values)])
+
     def start_run(
         self,
         run_id: str,
@@ -327,27 +356,22 @@ class Store:
         return written
 
 
-_ARROW_SCHEMA = None
-
-
+@functools.cache
 def _feedback_arrow_schema() -> Any:
-    global _ARROW_SCHEMA
-    if _ARROW_SCHEMA is None:
-        import pyarrow as pa
+    import pyarrow as pa
 
-        types = {
-            "source_row": pa.int64(),
-            "turn": pa.int32(),
-            "is_voc": pa.bool_(),
-            "created_at": pa.timestamp("us"),
-            "updated_at": pa.timestamp("us"),
-            "rating": pa.float64(),
-            "nps": pa.float64(),
-            "sentences": pa.list_(pa.string()),
-            "keywords": pa.list_(pa.string()),
-            "n_chars": pa.int32(),
-            "truncated": pa.bool_(),
-            "pii_count": pa.int32(),
-        }
-        _ARROW_SCHEMA = pa.schema([(c, types.get(c, pa.string())) for c in FEEDBACK_COLUMNS])
-    return _ARROW_SCHEMA
+    types = {
+        "source_row": pa.int64(),
+        "turn": pa.int32(),
+        "is_voc": pa.bool_(),
+        "created_at": pa.timestamp("us"),
+        "updated_at": pa.timestamp("us"),
+        "rating": pa.float64(),
+        "nps": pa.float64(),
+        "sentences": pa.list_(pa.string()),
+        "keywords": pa.list_(pa.string()),
+        "n_chars": pa.int32(),
+        "truncated": pa.bool_(),
+        "pii_count": pa.int32(),
+    }
+    return pa.schema([(c, types.get(c, pa.string())) for c in FEEDBACK_COLUMNS])
