@@ -71,6 +71,17 @@ def analyze(
     no_pii_mask: Annotated[
         bool, typer.Option("--no-pii-mask", help="Keep personal data unmasked (masking is on by default).")
     ] = False,
+    model: Annotated[
+        Optional[Path],
+        typer.Option("--model", help="Sentiment/emotion model folder (default: the shipped models/voc-sentiment-ja)."),
+    ] = None,
+    no_sentiment: Annotated[
+        bool, typer.Option("--no-sentiment", help="Skip sentiment and emotion scoring (ingest and store only).")
+    ] = False,
+    topics: Annotated[
+        Optional[Path],
+        typer.Option("--topics", help="Saved topic model folder: assign each complaint to its topics."),
+    ] = None,
 ) -> None:
     """Read dumps, normalize and mask the text, store the records, and write one output row per input row."""
     from voc.config import VocConfig
@@ -82,12 +93,16 @@ def analyze(
         VocConfig.from_dict({"ingest": {"default_channel": channel}})  # validates the value
     if no_pii_mask:
         cfg = cfg.with_overrides(normalize={"mask_pii": False})
+    from voc.pipeline import default_scorers
+
+    scorers = default_scorers(cfg, model=model, topics=topics, sentiment=not no_sentiment)
     report = run_analyze(
         inputs,
         config=cfg,
         store_path=store,
         output=output,
         columns={"text": text_col, "id": id_col, "created_at": date_col},
+        scorers=scorers,
         progress=not _state.get("quiet"),
     )
     _print_summary(report)
@@ -158,6 +173,98 @@ def models_prepare(
 
     path = prepare_base(force=force)
     typer.echo(f"base encoder ready: {path}")
+
+
+def _h(name: str) -> str:
+    from voc.classify.train import TrainArgs
+
+    return TrainArgs.__dataclass_fields__[name].metadata.get("help", "")
+
+
+@app.command()
+def train(
+    data: Annotated[list[str], typer.Argument(help="Labelled files or folders (CSV/TSV/JSONL/Parquet/Excel, NAIST, chABSA).")],
+    output: Annotated[Path, typer.Option("--output", "-o", help=_h("output"))] = Path("models/my-model"),
+    base: Annotated[Optional[str], typer.Option("--base", help=_h("base"))] = None,
+    init_from: Annotated[Optional[str], typer.Option("--init-from", help=_h("init_from"))] = None,
+    eval_data: Annotated[Optional[list[str]], typer.Option("--eval-data", help=_h("eval_data"))] = None,
+    eval_fraction: Annotated[float, typer.Option("--eval-fraction", help=_h("eval_fraction"))] = 0.1,
+    text_col: Annotated[Optional[str], typer.Option("--text-col", help=_h("text_col"))] = None,
+    sentiment_col: Annotated[Optional[str], typer.Option("--sentiment-col", help=_h("sentiment_col"))] = None,
+    emotion_col: Annotated[Optional[str], typer.Option("--emotion-col", help=_h("emotion_col"))] = None,
+    labels_from: Annotated[Optional[str], typer.Option("--labels-from", help=_h("labels_from"))] = None,
+    sentiment_from_emotion: Annotated[bool, typer.Option("--sentiment-from-emotion", help=_h("sentiment_from_emotion"))] = False,
+    epochs: Annotated[float, typer.Option("--epochs", help=_h("epochs"))] = 2.0,
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help=_h("max_steps"))] = None,
+    batch_size: Annotated[int, typer.Option("--batch-size", help=_h("batch_size"))] = 16,
+    learning_rate: Annotated[float, typer.Option("--learning-rate", help=_h("learning_rate"))] = 3e-4,
+    max_length: Annotated[int, typer.Option("--max-length", help=_h("max_length"))] = 128,
+    lora_layers: Annotated[int, typer.Option("--lora-layers", help=_h("lora_layers"))] = 6,
+    seed: Annotated[int, typer.Option("--seed", help=_h("seed"))] = 42,
+    name: Annotated[str, typer.Option("--name", help=_h("name"))] = "voc-model",
+    data_license: Annotated[Optional[list[str]], typer.Option("--data-license", help=_h("data_licenses"))] = None,
+    merge: Annotated[bool, typer.Option("--merge", help=_h("merge"))] = False,
+) -> None:
+    """Fine-tune a sentiment + emotion model on your labelled data (LoRA, CPU-friendly)."""
+    from voc.classify.train import TrainArgs, train as run_train
+
+    args = TrainArgs(
+        data=list(data), output=str(output), base=base, init_from=init_from, eval_data=list(eval_data or []),
+        eval_fraction=eval_fraction, text_col=text_col, sentiment_col=sentiment_col, emotion_col=emotion_col,
+        labels_from=labels_from, sentiment_from_emotion=sentiment_from_emotion, epochs=epochs,
+        max_steps=max_steps, batch_size=batch_size, learning_rate=learning_rate, max_length=max_length,
+        lora_layers=lora_layers, seed=seed, name=name, data_licenses=list(data_license or []), merge=merge,
+        progress=not _state.get("quiet"),
+    )
+    out = run_train(args)
+    import json
+
+    metrics = json.loads((out / "metrics.json").read_text("utf-8"))
+    from voc.classify.evaluate import format_report
+
+    results = {"trained": metrics["held_out"]} if "held_out" in metrics else {}
+    if "held_out_before" in metrics:
+        results = {"before (--init-from)": metrics["held_out_before"], **results}
+    if results:
+        typer.echo(format_report(results))
+    typer.echo(f"model written to {out}")
+
+
+@app.command("eval")
+def eval_cmd(
+    data: Annotated[list[str], typer.Argument(help="Labelled files or folders to evaluate on.")],
+    model: Annotated[
+        Optional[list[Path]],
+        typer.Option("--model", "-m", help="Model folder; repeat to compare models side by side (default: shipped)."),
+    ] = None,
+    text_col: Annotated[Optional[str], typer.Option("--text-col", help="Text column name.")] = None,
+    sentiment_col: Annotated[Optional[str], typer.Option("--sentiment-col", help="Sentiment label column.")] = None,
+    emotion_col: Annotated[Optional[str], typer.Option("--emotion-col", help="Emotion label column.")] = None,
+    labels_from: Annotated[Optional[str], typer.Option("--labels-from", help="Derive sentiment from 'rating' or 'nps'.")] = None,
+    json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the metrics as JSON here.")] = None,
+    no_quantize: Annotated[bool, typer.Option("--no-quantize", help="Evaluate the fp32 model (default: int8 as used in analyze).")] = False,
+) -> None:
+    """Measure models on labelled data: accuracy, macro-F1, per-class report, confusion, calibration."""
+    import json
+
+    from voc.classify.data import load_labelled
+    from voc.classify.evaluate import evaluate, format_report
+    from voc.classify.predict import Classifier, default_model_dir
+
+    labelled = load_labelled(
+        data, text_col=text_col, sentiment_col=sentiment_col, emotion_col=emotion_col, labels_from=labels_from
+    )
+    results = {}
+    for m in model or [default_model_dir()]:
+        clf = Classifier.load(m, quantize=not no_quantize)
+        name = Path(m).name
+        while name in results:
+            name += "'"
+        results[name] = evaluate(clf, labelled.examples)
+    typer.echo(format_report(results))
+    if json_out:
+        json_out.write_text(json.dumps(results, ensure_ascii=False, indent=2), "utf-8")
+        typer.echo(f"metrics written to {json_out}")
 
 
 def main() -> None:

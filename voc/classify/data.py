@@ -265,7 +265,8 @@ def read_table(
         out.examples.append(Example(str(t), sent, emo, group, path.name))
     if skipped:
         logger.info("%s: %d rows without text or labels were skipped", path, skipped)
-    out.sources.append(DataSource(str(path), "table", len(out.examples), _sha256(path), _license_near(path)))
+    kind = "corrections" if "correctedby" in keys else ("ratings" if labels_from else "table")
+    out.sources.append(DataSource(str(path), kind, len(out.examples), _sha256(path), _license_near(path)))
     return out
 
 
