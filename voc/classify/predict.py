@@ -56,6 +56,7 @@ class Prediction:
     emotion_probs: dict[str, float] = field(default_factory=dict)
     sentences: list[SentenceResult] = field(default_factory=list)
     n_tokens: int = 0
+    truncated: bool = False
     error: str | None = None
 
 
@@ -87,6 +88,7 @@ class Classifier:
         max_length: int | None = None,
         token_budget: int = 8192,
         max_batch: int = 64,
+        max_chars: int = 20000,
         source: str = "",
     ) -> None:
         import torch
@@ -99,6 +101,7 @@ class Classifier:
         self.max_length = min(max_length or config.max_length, 512)
         self.token_budget = token_budget
         self.max_batch = max_batch
+        self.max_chars = max_chars
         self.quantized = False
         self.source = source
         module.eval()
@@ -196,12 +199,23 @@ class Classifier:
         units: list[str] = []
         owners: list[tuple[int, int]] = []  # (text index, -1 whole text / k sentence k)
         sentence_texts: dict[int, list[str]] = {}
-        lengths = self.encode_lengths([t if isinstance(t, str) else "" for t in texts]) if texts else []
+        clean: list[str] = []
         for i, text in enumerate(texts):
             if not isinstance(text, str) or not text.strip():
                 results[i].error = f"[{ROW_EMPTY}] the text is empty"
+                text = ""
+            elif len(text) > self.max_chars:
+                text = text[: self.max_chars]
+                results[i].truncated = True
+            clean.append(text)
+        # texts far longer than the window are sentence-scored without tokenizing them whole
+        # (a MeCab-based tokenizer also crashes on megabyte inputs)
+        very_long = 8 * self.max_length
+        lengths = self.encode_lengths([t if len(t) <= very_long else "" for t in clean]) if clean else []
+        for i, text in enumerate(clean):
+            if results[i].error:
                 continue
-            n_tok = len(lengths[i])
+            n_tok = len(lengths[i]) if len(text) <= very_long else self.max_length + 1
             results[i].n_tokens = n_tok
             long_text = n_tok > self.max_length
             sents = split_sentences(text) if (long_text or sentence_level) else []

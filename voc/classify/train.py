@@ -286,7 +286,7 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
                 torch.nn.utils.clip_grad_norm_([p for g in optim.param_groups for p in g["params"]], 1.0)
                 optim.step()
             sched.step()
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             step += 1
             if bar is not None:
                 bar.update(1)

