@@ -20,6 +20,7 @@ $(STAMP): requirements.txt pyproject.toml
 
 demo: $(STAMP)
 	mkdir -p $(OUT)
+	$(BIN)/voc models prepare
 	$(BIN)/voc analyze data/sample/ --store $(OUT)/voc.duckdb -o $(OUT)/sample_analyzed.csv
 
 test: $(STAMP)

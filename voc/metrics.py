@@ -971,7 +971,28 @@ def topics_overview(con: Any, f: Filters) -> Any:
     out = out.merge(counts, on="topic_id", how="left")
     out[["voices", "complaints"]] = out[["voices", "complaints"]].fillna(0).astype(int)
     del json
-    return out.sort_values(["complaints", "voices"], ascending=False).reset_index(drop=True)
+    out["_none"] = out["topic_id"] == NO_TOPIC
+    out = out.sort_values(["_none", "complaints", "voices"], ascending=[True, False, False])
+    return out.drop(columns="_none").reset_index(drop=True)
+
+
+def nearest_topics_by_keywords(con: Any, lemmas: Sequence[str], top: int = 3) -> list[tuple[int, str, float]]:
+    """Topics whose keywords occur among ``lemmas``: (topic_id, label, score), best first.
+
+    A fallback for the Score text page when no saved topic model can be loaded: each
+    keyword found scores ``1 / (rank + 1)`` (a topic's first keywords weigh most).
+    """
+    words = set(lemmas)
+    if not words:
+        return []
+    df = _q(con, "SELECT topic_id, label, keywords FROM voc_topics WHERE topic_id <> -1")
+    scored = []
+    for t, label, kw in zip(df["topic_id"], df["label"], df["keywords"], strict=True):
+        s = sum(1.0 / (i + 1) for i, k in enumerate(_json_list(kw)) if k in words)
+        if s > 0:
+            scored.append((int(t), str(label), s))
+    scored.sort(key=lambda x: (-x[2], x[0]))
+    return scored[:top]
 
 
 def _json_list(value: Any) -> list[Any]:
@@ -1115,12 +1136,20 @@ def highlight_spans(text: str, query: str | Sequence[SearchTerm], tokenizer: Any
     terms = parse_search(query, tokenizer) if isinstance(query, str) else tuple(query)
     if not terms:
         return []
-    # a per-character NFKC/lower image of the text keeps offsets aligned with the original
-    pieces = [_norm(ch) for ch in text]
-    image = "".join(pieces)
-    owner: list[int] = []
-    for i, p in enumerate(pieces):
-        owner.extend([i] * len(p))
+    # a per-character NFKC/lower image of the text keeps offsets aligned with the original;
+    # a combining mark (half-width ﾟ ﾞ) is composed with the character before it (ﾊﾟ -> ぱ)
+    pieces: list[tuple[str, int, int]] = []
+    for i, ch in enumerate(text):
+        p = _norm(ch)
+        if pieces and p and unicodedata.combining(p[0]):
+            prev, s, _e = pieces[-1]
+            pieces[-1] = (unicodedata.normalize("NFC", prev + p), s, i + 1)
+        else:
+            pieces.append((p, i, i + 1))
+    image = "".join(p for p, _, _ in pieces)
+    owner: list[tuple[int, int]] = []
+    for p, s, e in pieces:
+        owner.extend([(s, e)] * len(p))
     spans: list[tuple[int, int]] = []
     for term in terms:
         if not term.norm:
@@ -1128,7 +1157,7 @@ def highlight_spans(text: str, query: str | Sequence[SearchTerm], tokenizer: Any
         start = image.find(term.norm)
         while start >= 0:
             end = start + len(term.norm)
-            spans.append((owner[start], owner[end - 1] + 1))
+            spans.append((owner[start][0], owner[end - 1][1]))
             start = image.find(term.norm, end)
     wanted = {lem for t in terms for lem in t.lemmas}
     if wanted:

@@ -162,8 +162,7 @@ def load_module(folder: str | Path, base: str | None = None) -> tuple[Any, Any, 
         if Path(base_path).is_dir():
             refuse_pickles(Path(base_path))
     try:
-        encoder = AutoModel.from_pretrained(base_path, use_safetensors=True, add_pooling_layer=False)
-    except TypeError:
+        # the pooler (if any) is unused: voc mean-pools the last hidden states
         encoder = AutoModel.from_pretrained(base_path, use_safetensors=True)
     except OSError as exc:
         raise ModelError(

