@@ -28,7 +28,8 @@ if dr.empty and f.period is not None:
     wide = metrics.trend_filters(f, ctx.summary.last_day, min_weeks=26)
     dr = ui.call("drivers_data", ctx.ref, wide, outcome=outcome, by=by)["drivers"]
     if not dr.empty:
-        st.info(f"選んだ期間では件数が少ないため、{wide.period[0]:%Y-%m-%d}〜{wide.period[1]:%Y-%m-%d}（最大26週）で計算しました。")
+        start = max(wide.period[0], ctx.summary.first_day or wide.period[0])
+        st.info(f"選んだ期間では件数が少ないため、{start:%Y-%m-%d}〜{wide.period[1]:%Y-%m-%d}（最大26週）で計算しました。")
 if dr.empty:
     st.info("比べられるだけの件数（各グループ5件以上）がありません。期間や絞り込みを広げてください。")
     st.stop()

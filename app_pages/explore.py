@@ -54,7 +54,7 @@ else:
         st.pagination(page.pages, key="ex_page", max_visible_pages=9)
 
 st.divider()
-with st.expander(f"修正の書き出し（学習用） Corrections for training — {ctx.summary.corrections} 件"):
+with st.expander(f"修正の書き出し（学習用） Corrections for training — 修正した声 {ctx.summary.corrections} 件"):
     st.markdown(
         "ラベルを修正した声を、`voc train` がそのまま読める CSV（`record_id,text,sentiment,emotion,topic,corrected_by,corrected_at`）"
         "で書き出します。修正した項目は最新の修正、それ以外はモデルのラベルです。"

@@ -68,8 +68,9 @@ with right:
     else:
         fig = go.Figure(go.Pie(labels=em["emotion"], values=em["n"], hole=0.5, sort=False,
                                marker={"colors": [metrics.EMOTION_COLORS.get(e, "#888") for e in em["emotion"]]},
-                               textinfo="label+percent", hovertemplate="%{label}: %{value}件<extra></extra>"))
-        ui.plot(ui.style(fig, height=300), key="topic_emotions")
+                               texttemplate="%{label}<br>%{percent:.0%}", hovertemplate="%{label}: %{value}件<extra></extra>"))
+        fig.update_layout(margin={"t": 20, "b": 20})
+        ui.plot(ui.style(fig, height=300, legend=False), key="topic_emotions")
 
 st.subheader("代表的な声")
 reps = data.get("representative")

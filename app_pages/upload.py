@@ -33,7 +33,7 @@ if go_ and files:
             target = Path(tmp) / f"{i:02d}_{name}"
             target.write_bytes(up.getvalue())
             saved.append(target)
-        scorers, notice = ui.upload_scorers()
+        scorers, notice = ui.upload_scorers(path)
         if notice:
             st.warning(notice, icon=":material/error:")
         bar = st.progress(0.0, text="読み込み中…")

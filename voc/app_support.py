@@ -524,11 +524,14 @@ def search_tokenizer() -> Any:
         return None
 
 
-def topic_model_dir() -> Path | None:
-    """The saved topic model: ``$VOC_TOPIC_MODEL``, else ``out/topics`` or ``models/voc-topics``."""
+def topic_model_dir(store_path: str | Path | None = None) -> Path | None:
+    """The saved topic model: ``$VOC_TOPIC_MODEL``, else ``voc_topics/`` next to the store
+    (where ``voc topics fit`` saves it), else ``models/voc-topics``."""
     env = os.environ.get("VOC_TOPIC_MODEL")
-    candidates = [Path(env)] if env else [Path("out/topics"), Path("models/voc-topics")]
-    for c in candidates:
+    if env:
+        return Path(env) if Path(env).exists() else None
+    store = Path(store_path or st.session_state.get("store_path") or default_store_path())
+    for c in (store.parent / "voc_topics", Path("models/voc-topics")):
         if c.exists():
             return c
     return None
@@ -554,32 +557,29 @@ def score_with(classifier: Any, text: str) -> Any:
     return classifier.predict([text], sentence_level=True)[0]
 
 
-@st.cache_resource(show_spinner="トピックモデルを読み込んでいます…")
+@st.cache_resource(show_spinner="トピックモデルを読み込んでいます… Loading the topic model…")
 def _load_topic_model(path: str) -> Any:
-    from voc.topics import TopicModeler  # type: ignore[attr-defined]
+    from voc.topics import TopicModeler
 
     return TopicModeler.load(path)
 
 
 def nearest_topic(text: str) -> str | None:
     """The nearest topic of a text, in words: from the saved topic model when there is one,
-    else from the keywords of the store's topics (said so)."""
+    else from the keywords of the store's topics (and it says so)."""
     folder = topic_model_dir()
     if folder is not None:
         try:
             model = _load_topic_model(str(folder))
-            tid, prob = _first_topic(model.transform([text]))
+            tid, sim = _first_topic(model.transform([text]))
             if tid is not None:
-                label = None
-                labels = getattr(model, "labels_", None) or getattr(model, "topic_labels_", None)
-                if isinstance(labels, Mapping):
-                    label = labels.get(tid)
-                if label is None:
-                    label = _store_topic_label(tid)
+                labels = getattr(model, "labels_", None)
+                label = labels.get(tid) if isinstance(labels, Mapping) else None
+                label = label or _store_topic_label(tid) or f"トピック {tid}"
                 if tid == metrics.NO_TOPIC:
-                    return f"{metrics.NO_TOPIC_JA}（トピックモデル {folder.name}）"
-                extra = f"、確からしさ {prob:.0%}" if isinstance(prob, float) else ""
-                return f"「{label or f'トピック {tid}'}」（トピックモデル {folder.name}{extra}）"
+                    return f"どのトピックにも当てはまりません（{metrics.NO_TOPIC_JA}、トピックモデル {folder.name}）"
+                extra = f"、類似度 {sim:.2f}" if isinstance(sim, float) else ""
+                return f"「{label}」（トピックモデル {folder.name}{extra}）"
         except Exception as exc:
             logger.info("topic model unavailable: %s", exc)
     path = str(st.session_state.get("store_path") or default_store_path())
@@ -596,26 +596,24 @@ def nearest_topic(text: str) -> str | None:
     if not found:
         return "近いトピックは見つかりませんでした（ストアのトピックのキーワードと一致する語がありません）。"
     best = "、".join(f"「{label}」" for _, label, _ in found)
-    return f"{best}（トピックモデルが読み込めないため、ストアのトピックのキーワードとの一致で推定）"
+    return f"{best}（トピックモデルを読み込めないため、ストアのトピックのキーワードとの一致で推定）"
 
 
 def _first_topic(result: Any) -> tuple[int | None, float | None]:
-    """(topic, probability) of the first text from a TopicModeler.transform result."""
-    topics, probs = result, None
+    """(topic, similarity) of the first text from ``TopicModeler.transform`` ->
+    ``(topic_ids, similarities)``."""
+    topics, sims = result, None
     if isinstance(result, tuple) and len(result) == 2:
-        topics, probs = result
-    first = list(topics)[0] if topics is not None and len(topics) else None
-    if first is None:
+        topics, sims = result
+    if topics is None or not len(topics):
         return None, None
-    tid = getattr(first, "topic_id", first)
-    p = getattr(first, "probability", None)
-    if p is None and probs is not None:
+    sim = None
+    if sims is not None and len(sims):
         try:
-            row = probs[0]
-            p = float(max(row)) if hasattr(row, "__len__") else float(row)
-        except Exception:
-            p = None
-    return int(tid), p
+            sim = float(sims[0])
+        except (TypeError, ValueError):
+            sim = None
+    return int(topics[0]), sim
 
 
 def _store_topic_label(tid: int) -> str | None:
@@ -628,12 +626,10 @@ def _store_topic_label(tid: int) -> str | None:
         return None
 
 
-def upload_scorers() -> tuple[list[Any], str | None]:
-    """Scorers for an upload: the cached sentiment model (+ the topic model when saved).
+def upload_scorers(store_path: str | Path | None = None) -> tuple[list[Any], str | None]:
+    """Scorers for an upload: the cached sentiment model (+ the saved topic model).
 
     Without a sentiment model the dump is still ingested (no scores), with a notice."""
-    from voc.pipeline import default_scorers
-
     notice = None
     scorers: list[Any] = []
     clf, err = load_classifier()
@@ -646,9 +642,11 @@ def upload_scorers() -> tuple[list[Any], str | None]:
             "感情モデルが見つかりません（no sentiment model found）。テキストは取り込みますが、"
             f"感情は判定されません。詳細: {err}"
         )
-    folder = topic_model_dir()
+    folder = topic_model_dir(store_path)
     if folder is not None:
         try:
+            from voc.pipeline import default_scorers
+
             scorers += default_scorers(sentiment=False, topics=folder)
         except Exception as exc:
             notice = (notice + " " if notice else "") + f"トピックモデルを読み込めませんでした: {exc}"

@@ -25,6 +25,7 @@ models_app = typer.Typer(help="Prepare and inspect models.", no_args_is_help=Tru
 store_app = typer.Typer(help="Look into and export the results store.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 app.add_typer(store_app, name="store")
+from voc.topics.cli import topics_app; app.add_typer(topics_app, name="topics")  # noqa: E402, E702
 
 _state = {"debug": False}
 
@@ -82,6 +83,10 @@ def analyze(
         Optional[Path],
         typer.Option("--topics", help="Saved topic model folder: assign each complaint to its topics."),
     ] = None,
+    rescore: Annotated[
+        bool,
+        typer.Option("--rescore", help="Score rows again even if the store has them unchanged (after a model change)."),
+    ] = False,
 ) -> None:
     """Read dumps, normalize and mask the text, store the records, and write one output row per input row."""
     from voc.config import VocConfig
@@ -104,6 +109,7 @@ def analyze(
         columns={"text": text_col, "id": id_col, "created_at": date_col},
         scorers=scorers,
         progress=not _state.get("quiet"),
+        rescore=rescore,
     )
     _print_summary(report)
     if report.rows == 0:
@@ -128,6 +134,10 @@ def _print_summary(report) -> None:  # type: ignore[no-untyped-def]
         f"rows read: {report.rows}  processed: {report.processed}  errors: {report.errors}  "
         f"warnings: {report.warnings}  records stored: {report.records}  seconds: {report.seconds:.1f}"
     )
+    if report.rows and report.unchanged == report.rows:
+        echo(f"nothing new: all {report.rows} rows were already in the store unchanged (use --rescore to score them again)")
+    elif report.unchanged:
+        echo(f"{report.unchanged} rows were already in the store unchanged and were not scored again")
     echo(f"store: {report.store_path}  run: {report.run_id}")
     if report.output_path:
         echo(f"output: {report.output_path}")

@@ -95,7 +95,7 @@ CHANNEL_JA: dict[str, str] = {
     "other": "その他",
 }
 NO_TOPIC = -1
-NO_TOPIC_JA = "どのトピックにも当てはまらない"
+NO_TOPIC_JA = "未分類"  # as voc.topics labels topic -1 (fits no topic)
 CORRECTION_FIELDS: tuple[str, ...] = ("sentiment", "emotion", "topic")
 CORRECTIONS_EXPORT_COLUMNS: tuple[str, ...] = (
     "record_id",
@@ -179,7 +179,7 @@ def where_clause(f: Filters, *, ignore: Iterable[str] = ()) -> tuple[str, list[A
             parts = ["contains(lower(text_norm), ?)", "contains(lower(text), ?)"]
             params += [term.norm, term.norm]
             if term.lemmas:
-                parts.append("list_has_all(keywords, ?::VARCHAR[])")
+                parts.append("list_has_any(keywords, ?::VARCHAR[])")
                 params.append(list(term.lemmas))
             clauses.append("(" + " OR ".join(parts) + ")")
     return (" AND ".join(clauses) or "TRUE"), params
@@ -298,7 +298,12 @@ def open_snapshot(path: str | Path, *, threads: int | None = None) -> Any:
 
 
 def ensure_items(con: Any) -> Any:
-    """``voc_items``/``voc_topics`` on a connection to the store itself (temporary views)."""
+    """``voc_items``/``voc_topics`` on a connection to the store itself (temporary views).
+
+    Temporary views belong to that one connection, so queries on such a connection run on
+    it directly; a snapshot (:func:`open_snapshot`) is queried through a cursor per query,
+    which lets threads share it.
+    """
     con = getattr(con, "con", con)  # a voc Store
     names = {
         r[0]
@@ -313,24 +318,45 @@ def ensure_items(con: Any) -> Any:
     return con
 
 
+def _is_snapshot(con: Any) -> bool:
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'voc_items' AND NOT temporary"
+        ).fetchone()[0]
+    )
+
+
+def _run(con: Any, sql: str, params: Sequence[Any]) -> Any:
+    con = getattr(con, "con", con)
+    if _is_snapshot(con):
+        cur = con.cursor()
+        try:
+            return cur.execute(sql, list(params)), cur
+        except BaseException:
+            cur.close()
+            raise
+    ensure_items(con)
+    return con.execute(sql, list(params)), None
+
+
 def _q(con: Any, sql: str, params: Sequence[Any] = ()) -> Any:
-    """Run a query on a cursor (thread-safe sharing of one connection) -> DataFrame."""
-    con = ensure_items(con)
-    cur = con.cursor()
+    """Run a query -> DataFrame (on a snapshot through its own cursor: thread-safe)."""
+    res, cur = _run(con, sql, params)
     try:
-        return cur.execute(sql, list(params)).df()
+        return res.df()
     finally:
-        cur.close()
+        if cur is not None:
+            cur.close()
 
 
 def _one(con: Any, sql: str, params: Sequence[Any] = ()) -> tuple[Any, ...]:
-    con = ensure_items(con)
-    cur = con.cursor()
+    res, cur = _run(con, sql, params)
     try:
-        row = cur.execute(sql, list(params)).fetchone()
+        row = res.fetchone()
         return tuple(row) if row is not None else ()
     finally:
-        cur.close()
+        if cur is not None:
+            cur.close()
 
 
 # -- what is in the store --------------------------------------------------------------------
@@ -345,7 +371,7 @@ class StoreSummary:
     has_sentiment: bool
     has_nps: bool
     has_rating: bool
-    corrections: int
+    corrections: int  # voices with at least one correction
     model_versions: tuple[str, ...]
 
 
@@ -361,7 +387,7 @@ def summary(con: Any) -> StoreSummary:
     order = {k: i for i, k in enumerate(TOUCHPOINT_JA)}
     topics = topic_labels(con)
     versions = _q(con, "SELECT DISTINCT model_version FROM voc_items WHERE model_version IS NOT NULL ORDER BY 1")
-    ncorr = _one(con, "SELECT count(*) FROM corrections")[0]
+    ncorr = _one(con, "SELECT count(DISTINCT record_id) FROM corrections")[0]
     return StoreSummary(
         voices=int(n),
         first_day=lo,
@@ -1102,8 +1128,13 @@ def parse_search(query: str, tokenizer: Any = None) -> tuple[SearchTerm, ...]:
 
 
 def _lemmas_with(tokenizer: Any, term: str) -> tuple[str, ...]:
+    """The lemma of a one-word term (遅れる, 届いた -> 届く); none for longer terms, which
+    match as text only (so 二行 never highlights every 行)."""
     try:
-        return tuple(dict.fromkeys(tokenizer.lemmas(term)))
+        tokens = tokenizer.tokenize(term)
+        if len(tokens) == 1 and tokenizer.is_content(tokens[0]):
+            return tuple(dict.fromkeys(t for t in (tokens[0].lemma, tokens[0].lemma_norm) if t))
+        return ()
     except Exception:  # pragma: no cover - fugashi missing: substring search only
         logger.debug("no lemmas for search term %r", term, exc_info=True)
         return ()
@@ -1309,7 +1340,11 @@ def save_corrections(store_path: str | Path, corrections: Sequence[Correction]) 
         missing = [i for i in ids if i not in found]
         if missing:
             raise StoreError("E452", f"no voice with record_id {missing[0]!r} in the store", path=str(store_path))
-        labels = [r[0] for r in con.execute(topics_sql() + " AND label IS NOT NULL").fetchall()] if any(c.field == "topic" for c in corrections) else []
+        labels = (
+            [r[0] for r in con.execute(f"SELECT label FROM ({topics_sql()}) WHERE label IS NOT NULL AND topic_id <> -1").fetchall()]
+            if any(c.field == "topic" for c in corrections)
+            else []
+        )
         for c in corrections:
             validate_correction(c, labels)
         con.execute("BEGIN TRANSACTION")

@@ -65,6 +65,7 @@ class FileReport:
     errors: int = 0
     warnings: int = 0
     records: int = 0
+    unchanged: int = 0
     error: str | None = None
     notes: list[str] = field(default_factory=list)
     encoding: str | None = None
@@ -101,6 +102,10 @@ class AnalyzeReport:
     def records(self) -> int:
         return sum(f.records for f in self.files)
 
+    @property
+    def unchanged(self) -> int:
+        return sum(f.unchanged for f in self.files)
+
     def counts(self) -> dict[str, Any]:
         return {
             "rows_read": self.rows,
@@ -108,6 +113,7 @@ class AnalyzeReport:
             "errors": self.errors,
             "warnings": self.warnings,
             "records": self.records,
+            "unchanged": self.unchanged,
             "seconds": round(self.seconds, 2),
             "files": [f.__dict__ for f in self.files],
         }
@@ -159,6 +165,7 @@ def analyze(
     progress: bool = False,
     on_progress: Callable[[int, int | None], None] | None = None,
     command: str = "analyze",
+    rescore: bool = False,
 ) -> AnalyzeReport:
     """Analyse dumps into the store (and an output file). See the module docstring.
 
@@ -171,6 +178,13 @@ def analyze(
         scorers: steps that add results (sentiment, topics) to each chunk.
         progress: show a tqdm bar on stderr.
         on_progress: callback ``(rows_done, rows_total_or_None)`` (the app's progress bar).
+        rescore: score every row again, even those already stored with the same content
+            (after a model change). By default a row whose records are all stored with
+            the same content is not scored again: its output is filled from the store.
+
+    Each chunk is committed to the store in one transaction, so a run killed at any
+    moment loses at most the chunk in flight; running the same command again skips what
+    was committed and finishes the rest.
     """
     config = config or VocConfig.load()
     store_path = str(store_path or config.store.path)
@@ -249,6 +263,8 @@ def analyze(
                 )
                 for chunk in chunked(dump.rows(), config.ingest.chunk_size):
                     prepared = [_prepare_safely(builder, raw) for raw in chunk]
+                    if not rescore:
+                        _mark_cached(prepared, store)
                     for s in scorers:
                         try:
                             s.score(prepared, store, run_id)
@@ -259,8 +275,9 @@ def analyze(
                                     p.output[builder.output_name("error")] = (
                                         f"[{ROW_SCORING_FAILED}] scoring failed: {exc}"
                                     )
-                    records = [r for p in prepared for r in p.records]
+                    records = [r for p in prepared if not p.cached for r in p.records]
                     store.upsert_feedback(records, run_id)
+                    rep.unchanged += sum(p.cached for p in prepared)
                     if writer is not None:
                         writer.write([p.output for p in prepared])
                     rep.rows += len(prepared)
@@ -312,6 +329,17 @@ def default_scorers(
 
         scorers.append(TopicScorer.load(topics))
     return scorers
+
+
+def _mark_cached(prepared: Sequence[Prepared], store: Store) -> None:
+    """Flag rows whose records are all stored already with the same content."""
+    ids = [r.record_id for p in prepared if p.ok for r in p.records]
+    existing = store.existing_hashes(ids)
+    if not existing:
+        return
+    for p in prepared:
+        if p.ok and p.records and all(existing.get(r.record_id) == r.content_hash for r in p.records):
+            p.cached = True
 
 
 def _prepare_safely(builder: RecordBuilder, raw: RawRow) -> Prepared:

@@ -39,8 +39,17 @@ class SentimentScorer:
         return self.classifier.describe()
 
     def score(self, chunk: Sequence[Any], store: Any, run_id: str) -> None:
-        targets = [(p, r) for p in chunk if p.ok for r in p.records if r.is_voc and r.text_normalized]
-        preds = self.classifier.predict([r.text_normalized for _, r in targets])
+        """Score the chunk's new rows; rows marked ``cached`` are filled from the store.
+
+        ``store`` may be None (the distributed engine writes Parquet itself)."""
+        voc_pairs = [(p, r) for p in chunk if p.ok for r in p.records if r.is_voc and r.text_normalized]
+        cached_ids = [r.record_id for p, r in voc_pairs if p.cached]
+        stored = stored_predictions(store, cached_ids) if cached_ids and store is not None else {}
+        to_score = [(p, r) for p, r in voc_pairs if r.record_id not in stored]
+        preds = self.classifier.predict([r.text_normalized for _, r in to_score])
+        scored_now = {r.record_id for _, r in to_score}
+        targets = to_score + [(p, r) for p, r in voc_pairs if r.record_id in stored]
+        preds = preds + [stored[r.record_id] for p, r in voc_pairs if r.record_id in stored]
         version = self.classifier.version
         now = datetime.now()
         result_rows: list[dict[str, Any]] = []
@@ -78,10 +87,20 @@ class SentimentScorer:
                         "emotion": s.emotion,
                     }
                 )
+        result_rows = [r for r in result_rows if r["record_id"] in scored_now]
+        if store is not None:
+            self._write(store, result_rows, sentence_rows)
+        self._fill(chunk, by_row, version)
+
+    @staticmethod
+    def _write(store: Any, result_rows: list[dict[str, Any]], sentence_rows: list[dict[str, Any]]) -> None:
         store.upsert_rows("results", result_rows, key=("record_id",))
         if sentence_rows:
             store.delete_where("sentence_results", "record_id", sorted({r["record_id"] for r in sentence_rows}))
             store.upsert_rows("sentence_results", sentence_rows, key=("record_id", "idx"))
+
+    @staticmethod
+    def _fill(chunk: Sequence[Any], by_row: dict[int, list[Prediction]], version: str) -> None:
         for prepared in chunk:
             if not prepared.ok:
                 continue
@@ -96,7 +115,32 @@ class SentimentScorer:
             out["emotion"] = agg.emotion
             for label, p in agg.emotion_probs.items():
                 out[f"emotion_{label}"] = p
-            out["model_version"] = version
+            out["model_version"] = getattr(agg, "model_version", None) or version
+
+
+def stored_predictions(store: Any, record_ids: Sequence[str]) -> dict[str, Prediction]:
+    """Predictions already in the store's ``results`` table, by record id."""
+    if not record_ids:
+        return {}
+    df = store.query(
+        "SELECT record_id, model_version, sentiment, sentiment_score, sentiment_mixed, p_negative, p_neutral, "
+        "p_positive, emotion, emotion_probs FROM results WHERE record_id IN (SELECT unnest(?))",
+        [list(record_ids)],
+    )
+    out: dict[str, Prediction] = {}
+    for row in df.itertuples(index=False):
+        probs = {k: float(v) for k, v in (("negative", row.p_negative), ("neutral", row.p_neutral), ("positive", row.p_positive)) if v == v and v is not None}
+        pred = Prediction(
+            sentiment=row.sentiment,
+            sentiment_probs=probs,
+            sentiment_score=row.sentiment_score,
+            mixed=bool(row.sentiment_mixed),
+            emotion=row.emotion,
+            emotion_probs=json.loads(row.emotion_probs) if row.emotion_probs else {},
+        )
+        pred.model_version = row.model_version  # type: ignore[attr-defined]
+        out[row.record_id] = pred
+    return out
 
 
 def aggregate(preds: Sequence[Prediction]) -> Prediction:

@@ -30,6 +30,7 @@ from voc.ingest.columns import (
     personal_column_placeholder,
 )
 from voc.ingest.readers import RawRow
+from voc.ingest.seen import SeenIds
 from voc.ingest.transcripts import Turn, looks_like_transcript, speaker_role, split_transcript
 from voc.text.normalize import Normalizer, split_sentences
 from voc.text.pii import PiiMasker
@@ -96,6 +97,9 @@ class Prepared:
     output: dict[str, Any]
     records: list[FeedbackRecord] = field(default_factory=list)
     ok: bool = True
+    # True when every record of this row is already in the store with the same content:
+    # scorers then fill the output row from the store instead of scoring again.
+    cached: bool = False
 
 
 class RecordBuilder:
@@ -136,7 +140,7 @@ class RecordBuilder:
         if self.masker is not None:
             for c in (column_map.text, column_map.title, column_map.speaker):
                 self.personal_cols.pop(c, None)  # text columns are masked span by span
-        self._seen_ids: Counter[str] = Counter()
+        self._seen_ids = SeenIds()
         self._touchpoint_rules = [
             (tp, tuple(kw)) for tp, kw in config.touchpoints.items()
         ]
@@ -319,8 +323,7 @@ class RecordBuilder:
             if conv and turn:
                 given = f"{conv}#{turn}"
         if given:
-            self._seen_ids[given] += 1
-            k = self._seen_ids[given]
+            k = self._seen_ids.occurrence(given)
             return given if k == 1 else f"{given}~{k}"
         # no id in the dump: a content hash of the whole row, numbered when rows repeat
         blob = json.dumps(
@@ -329,8 +332,7 @@ class RecordBuilder:
             sort_keys=True,
         )
         h = "h" + _hash(blob)[:15]
-        self._seen_ids[h] += 1
-        k = self._seen_ids[h]
+        k = self._seen_ids.occurrence(h)
         return h if k == 1 else f"{h}~{k}"
 
     def _parse(self, values: Mapping[str, Any], col: str | None, parser, issues, what: str) -> Any:

@@ -295,6 +295,8 @@ class Store:
         from voc import __version__
 
         with self._lock:
+            # this process holds the write lock: a run still marked running was killed
+            self.con.execute("UPDATE runs SET status = 'interrupted' WHERE status = 'running'")
             self.con.execute(
                 "INSERT OR REPLACE INTO runs VALUES (?, ?, NULL, 'running', ?, ?, ?, ?, ?, ?, NULL)",
                 [

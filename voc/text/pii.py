@@ -16,15 +16,20 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
+from typing import Any
 
 from voc.errors import ConfigError
-from voc.text.tokenize import JapaneseTokenizer
+from voc.text.tokenize import JapaneseTokenizer, Token
 
-# Dashes people type between digit groups: ASCII, hyphens, minus, long-vowel mark, dashes.
-_D = r"[-‐‑‒–—―−ーｰ－ 　]"
+# Dashes people type between digit groups: ASCII, hyphens, minus, long-vowel marks, dashes.
+_DASHES = "-‐‑‒–—―−ーｰ－"
+_D = f"[{_DASHES} 　]"  # a dash or a space
 _DASH = f"{_D}?"
+_HY = f"[{_DASHES}]"  # a dash, no space
+_HYPHEN = f"{_HY}?"
+_PSEP = f"[{_DASHES}. 　]?"  # phone numbers are also written 090.1234.5678
 
 PLACEHOLDERS: dict[str, str] = {
     "email": "＜メール＞",
@@ -38,47 +43,107 @@ PLACEHOLDERS: dict[str, str] = {
     "mention": "＜ユーザー＞",
 }
 
-_NOT_DIGIT_BEFORE = r"(?<![0-9A-Za-z])"
-_NOT_DIGIT_AFTER = r"(?![0-9])"
+# Digit runs: never start inside a word, a number, a signed number or a hyphenated code
+# (SJ-1234, 2026-06-01), never stop inside a number.
+_START = r"(?<![0-9A-Za-z+\-.])"
+_START_TEL = r"(?:(?<=TEL)|(?<=Tel)|(?<=tel)|" + _START + ")"
+_END = r"(?![0-9])"
+# What may not follow a bare number pair such as 123-4567 or 1-2: units and counters.
+_UNIT_AFTER = r"(?![0-9.,]|[円個件人名本枚台回度日時分秒週年月歳%％倍位番号点kgmlLKGM])"
+
+# Address parts. Prefectures are listed; a municipality is a kanji name (or one of the
+# kana-named cities) ending in 市 区 町 村, after an optional 郡 and before an optional
+# ward (大阪市北区); the town a run of kanji/katakana, with の ヶ が inside (丸の内,
+# 光が丘). Street numbers: 1丁目2番3号, 1丁目2-3, 二丁目, 1-2-3(-405), 123番地(の4).
+_PREFECTURES = (
+    "北海道|東京都|京都府|大阪府|(?:青森|岩手|宮城|秋田|山形|福島|茨城|栃木|群馬|埼玉|千葉|神奈川|新潟|富山|石川"
+    "|福井|山梨|長野|岐阜|静岡|愛知|三重|滋賀|兵庫|奈良|和歌山|鳥取|島根|岡山|広島|山口|徳島|香川|愛媛|高知|福岡"
+    "|佐賀|長崎|熊本|大分|宮崎|鹿児島|沖縄)県"
+)
+_KANJI = "\u3005\u3006\u4e00-\u9fff\uf900-\ufaff\u30f5\u30f6\u30b1"  # kanji, 々 〆 ヵ ヶ ケ
+_KANA_CITIES = "さいたま|つくば(?:みらい)?|いわき|ひたちなか|かすみがうら|みどり|いすみ|うきは|えびの|むつ|つがる|みやま|かほく|あわら|たつの|うるま|あま|にかほ|みよし|せたな"
+_MUNI_NAME = f"(?:[{_KANJI}]{{2,5}}|[津北南東西中堺港緑旭泉栄]|(?:{_KANA_CITIES})|[{_KANJI}]{{1,3}}[ァ-ヴー]{{2,6}})"
+_MUNI = f"(?:{_MUNI_NAME}郡)?{_MUNI_NAME}[市区町村](?:{_MUNI_NAME}区)?"
+_TOWN_CHAR = (
+    f"(?:[{_KANJI}ァ-ヴー]|(?<=[{_KANJI}ァ-ヴー])(?:[のが](?=[{_KANJI}ァ-ヴー])|[りる](?=[{_KANJI}ァ-ヴー0-9]))"
+    "|[ぁ-ゖ]{3,})"
+)
+_TOWN = f"(?:{_TOWN_CHAR}|\\d{{1,2}}条[東西南北]?){{0,12}}?"
+_KNUM = "[一二三四五六七八九十〇]{1,3}"
+_NUM = f"(?:\\d{{1,4}}|{_KNUM})"
+_STREET = (
+    "(?:"
+    # 1丁目2番3号 / 1丁目2-3 / 1丁目2番地3 / 二丁目
+    f"{_NUM}丁目(?:{_HYPHEN}\\d{{1,5}}(?:番地?(?:の?\\d{{1,4}}号?)?|{_HY}\\d{{1,4}}(?:{_HY}\\d{{1,4}})?号?))?"
+    # 123番地 / 123番地の4 / 123番地4 / 2番3号
+    f"|\\d{{1,5}}番地(?:の?\\d{{1,4}}号?)?(?:{_HY}\\d{{1,4}})?"
+    f"|\\d{{1,5}}番\\d{{1,4}}号"
+    # 1-2-3, 1-2-3-405, 1-2 (not 1-2日)
+    f"|\\d{{1,4}}(?:{_HY}\\d{{1,4}}){{1,3}}号?{_UNIT_AFTER}"
+    ")"
+)
+# Building and room after the street number: ハイツさくら 102号室, 第二松本ビル5F, 〇〇 1203
+_BUILDING_NAME = "[^\\s\\d、。，,．.！!？?「」『』()（）\\[\\]【】<>＜＞:：;；/／のにでへをがはもと][^\\s\\d、。，,！!？?「」『』()（）\\[\\]【】<>＜＞:：;；/／]{0,19}?"
+_ROOM = (
+    "(?:\\d{1,4}(?:号室|号棟|階|[FＦ](?![A-Za-z]))"
+    "|[A-Z]?\\d{3,4}(?=[\\s、。，,！!？?)）」』]|[のにでへをがはもまよ]|$))"
+)
+_BUILDING = f"(?:[ 　]?(?:{_BUILDING_NAME})?[ 　]?{_ROOM}(?:[ 　]?{_ROOM})?)?"
+_LEAD = "(?:(?:現|旧|新)?住所|送付先|お?届け?先|配送先|宛先|勤務先|所在地|実家|自宅)[:：]?[ 　]*"
+_ADDRESS = (
+    f"(?:{_LEAD})?(?P<pii>"
+    f"(?:(?:{_PREFECTURES})(?:{_MUNI}{_TOWN}|[^\\s\\d、。，,「」()（）<>＜＞]{{1,20}}?)"  # 東京都渋谷区神宮前 ...
+    f"|{_MUNI}{_TOWN}"  # 渋谷区神宮前 ...
+    f"|(?<![{_KANJI}ァ-ヴー])[{_KANJI}ァ-ヴー]{{1,6}}(?={_NUM}丁目|\\d{{1,5}}番地))"  # 神宮前1丁目 ...
+    f"{_STREET}{_BUILDING})"
+)
 
 BUILTIN_PATTERNS: dict[str, str] = {
     "email": r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
-    # 16-digit cards in 4-4-4-4 groups, 15-digit (4-6-5), or 14-16 digits in one run.
+    # 16-digit cards in 4-4-4-4 groups, 15-digit Amex (4-6-5), 14-digit Diners (4-6-4), or
+    # 14-16 digits in one run.
     "card": (
-        _NOT_DIGIT_BEFORE
+        _START
         + r"(?:\d{4}(?:" + _DASH + r"\d{4}){3}"
-        + r"|\d{4}" + _DASH + r"\d{6}" + _DASH + r"\d{5}"
+        + r"|\d{4}" + _DASH + r"\d{6}" + _DASH + r"\d{4,5}"
         + r"|\d{14,16})"
-        + _NOT_DIGIT_AFTER
+        + _END
     ),
     # マイナンバー: 12 digits in one run, or 4-4-4 with one kind of separator.
     "individual_number": (
-        r"(?<![0-9A-Za-z\-])(?:\d{12}|\d{4}(?P<sep>[-‐−ー－ ])\d{4}(?P=sep)\d{4})" + _NOT_DIGIT_AFTER
+        _START + f"(?:\\d{{12}}|\\d{{4}}(?P<sep>{_D})\\d{{4}}(?P=sep)\\d{{4}})" + _END
     ),
     # Japanese phone numbers: +81 or 0 prefix, 0120/0800 toll free, mobiles 0[789]0,
-    # landlines with 1-4 digit area codes in or out of parentheses: 03(1234)5678, (03)1234-5678.
+    # landlines with 1-4 digit area codes in or out of parentheses: 03(1234)5678,
+    # (03)1234-5678. Only 10 or 11 digits in all count (see _valid_phone).
     "phone": (
-        r"(?<![0-9A-Za-z\-])(?:"
-        + r"(?:(?:\+81|\(\+81\))" + _DASH + r"\(?0?\)?\d{1,4}\)?|\(0\d{1,4}\)|0\d{1,4})"
-        + _DASH
-        + r"(?:\(\d{1,4}\)|\d{1,4})"
-        + _DASH
-        + r"\d{3,4}"
+        _START_TEL
+        + r"(?:"
+        + r"\+81" + _PSEP + r"(?:\(0\)" + _PSEP + r"|0)?\(?\d{1,4}\)?" + _PSEP + r"\d{1,4}" + _PSEP + r"\d{3,4}"
+        + r"|(?:\(0\d{1,4}\)|0\d{1,4})" + _PSEP + r"(?:\(\d{1,4}\)|\d{1,4})" + _PSEP + r"\d{3,4}"
         + r"|0\d{9,10})"
-        + _NOT_DIGIT_AFTER
+        + _END
     ),
-    "postal_code": r"(?:〒\s*\d{3}" + _DASH + r"\d{4}|(?<![0-9])\d{3}[-‐−ー－]\d{4})" + _NOT_DIGIT_AFTER,
-    # Street addresses: prefecture/city words followed by 丁目 / 番地 / 番 / 号 blocks.
-    "address": (
-        r"(?:(?:東京都|北海道|(?:京都|大阪)府|[^\s、。]{2,3}県)?[^\s、。「」()（）]{1,12}?[市区町村郡])?"
-        r"[^\s、。「」()（）]{0,8}?\d{1,4}丁目(?:"
-        + _DASH
-        + r"?\d{1,4}(?:番地?|"
-        + _D
-        + r")?(?:\d{1,4}号?)?)?"
-        r"|[^\s、。「」()（）]{1,10}?\d{1,5}番地(?:の?\d{1,4})?"
+    "postal_code": (
+        r"〒[ 　]?\d{3}" + _DASH + r"\d{4}" + _END
+        + r"|(?:郵便番号|郵便)[はが]?[:： 　]*(?P<pii>\d{3}" + _DASH + r"\d{4})" + _END
+        + r"|" + _START + r"\d{3}" + _HY + r"\d{4}" + _UNIT_AFTER
     ),
+    "address": _ADDRESS,
 }
+
+# Extra checks on a match, by type: a pattern alone cannot count digits across groups.
+_VALIDATORS: dict[str, Callable[[str], bool]] = {}
+
+
+def _valid_phone(match: str) -> bool:
+    digits = re.sub(r"\D", "", match)
+    if match.startswith("+81"):
+        digits = "0" + digits[2:].removeprefix("0")
+    return len(digits) in (10, 11)
+
+
+_VALIDATORS["phone"] = _valid_phone
 
 DEFAULT_ORDER: tuple[str, ...] = (
     "email",
@@ -148,7 +213,7 @@ class PiiMasker:
         counts: Counter[str] = Counter()
         view = text.translate(_ASCII_VIEW)
         for name, pattern, placeholder in self._rules:
-            spans = [m.span() for m in pattern.finditer(view)]
+            spans = _find(name, pattern, view)
             if spans:
                 counts[name] += len(spans)
                 text = _replace_spans(text, spans, placeholder)
@@ -166,6 +231,20 @@ class PiiMasker:
 _ASCII_VIEW = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
 
 
+def _find(name: str, pattern: re.Pattern[str], view: str) -> list[tuple[int, int]]:
+    """Spans to mask: the ``pii`` group when the pattern has one (the words around it, such
+    as 郵便番号, only anchor the match), filtered by the type's validator."""
+    valid = _VALIDATORS.get(name)
+    has_group = "pii" in pattern.groupindex
+    spans: list[tuple[int, int]] = []
+    for m in pattern.finditer(view):
+        span = m.span("pii") if has_group and m.group("pii") is not None else m.span()
+        if span[0] == span[1] or (valid is not None and not valid(view[span[0] : span[1]])):
+            continue
+        spans.append(span)
+    return spans
+
+
 def _replace_spans(text: str, spans: list[tuple[int, int]], placeholder: str) -> str:
     parts, last = [], 0
     for start, end in spans:
@@ -176,30 +255,132 @@ def _replace_spans(text: str, spans: list[tuple[int, int]], placeholder: str) ->
     return "".join(parts)
 
 
-# Person names (best effort): UniDic tags family and given names as 名詞-固有名詞-人名. A run
-# of such tokens is masked when an honorific follows (山田様, 佐藤花子さん) or when it is a full
-# name (family + given name). A bare family name without honorific is left alone: too many
-# are also place or company names.
+# Person names (best effort). UniDic tags family and given names as 名詞-固有名詞-人名, and
+# many surnames that are also places (山口, 千葉) as 固有名詞-地名; katakana names may be
+# 固有名詞-一般 (ヤマダ) or unknown words. A run of proper-noun tokens (spaces and ・ may join
+# them: 山田 太郎, ナカムラ・ミサキ) is masked when an honorific follows (山田様, 佐藤花子さん,
+# 千葉さま), or without one when it is a full name (two 人名 tokens: 山田太郎). A katakana
+# word before an honorific is masked unless it is a common noun (ドライバーさん, スタッフさん).
+# A bare family name without honorific is left alone: too many are also place or company
+# names. Known misses: given names that are also common nouns (愛さん), rare kanji names
+# the dictionary splits into pieces.
 _HONORIFICS = frozenset({"様", "さま", "さん", "殿", "氏", "君", "くん", "ちゃん", "先生"})
+# Job titles used like honorifics after a surname (田中店長); only after a 人名 token.
+_TITLES = frozenset({"店長", "副店長", "部長", "課長", "係長", "社長", "主任", "先生", "院長", "室長", "支配人"})
+# Companies customers call さん (ヤマトさんの配達): not persons.
+_COMPANIES = frozenset(
+    "ヤマト クロネコ 佐川 西濃 福山 アマゾン 楽天 ヨドバシ ビックカメラ ニトリ ユニクロ 無印 コンビニ セブン "
+    "ローソン ファミマ 郵便局 郵便屋 日本郵便 ドコモ ソフトバンク 生協 コープ イオン".split()
+)
+_NAME_POS3 = frozenset({"人名", "地名", "一般"})
+_KATAKANA_NAME_RE = re.compile(
+    r"(?<![ァ-ヴー])[ァ-ヴー]{2,}(?:[・･ 　][ァ-ヴー]{2,}){0,2}(?=様|さま|さん|殿|氏|くん|ちゃん)"
+)
+_KATAKANA_WORD_RE = re.compile(r"[ァ-ヴー]+")
+_JOINERS = frozenset({" ", "　", "・", "･"})
+_HAS_KANJI_RE = re.compile(r"[\u4e00-\u9fff]")
+# Common surnames that UniDic reads as common nouns (小川 is a stream, 林 a wood): masked
+# only before an honorific and when not inside a longer kanji word.
+_COMMON_NOUN_SURNAMES = (
+    "林 森 小川 小山 古川 島田 関 大橋 馬場 堀 大石 石橋 大川 小池 今村 宮内 岡 小倉 根本 谷 島 浜 坂 池 泉 "
+    "岩 滝 平山 上村 柳 桜 大木 堤 原 辻 沢 菅"
+).split()
+_SURNAME_RE = re.compile(
+    r"(?<![\u4e00-\u9fff々])(?:"
+    + "|".join(sorted(_COMMON_NOUN_SURNAMES, key=len, reverse=True))
+    + r")(?=様|さま|さん|殿|氏|くん|ちゃん)"
+)
+
+
+def _is_name_token(tok: Token) -> bool:
+    if tok.pos != "名詞" or tok.is_user_word:
+        return False
+    if tok.pos_detail == "固有名詞":
+        return tok.pos3 in _NAME_POS3
+    return tok.is_unknown and bool(_KATAKANA_WORD_RE.fullmatch(tok.surface))
+
+
+def _is_full_name(name: str, tagger: Any) -> bool:
+    """True when UniDic reads ``name`` as a family name then a given name (山田太郎), not as
+    two name-like pieces of a product name (スイ|スイ)."""
+    kinds = [w.feature.pos4 for w in tagger(name) if w.feature.pos1 != "空白" and w.surface not in _JOINERS]
+    return any(a == "姓" and b == "名" for a, b in zip(kinds, kinds[1:]))
+
+
+def _name_spans_from_tokens(text: str, tokens: list[Token], tagger: Any) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    i = 0
+    while i < len(tokens):
+        if not _is_name_token(tokens[i]):
+            i += 1
+            continue
+        run = [tokens[i]]
+        j = i + 1
+        while j < len(tokens):
+            gap = text[run[-1].end : tokens[j].start]
+            if _is_name_token(tokens[j]) and len(gap) <= 1 and (not gap or gap in _JOINERS):
+                run.append(tokens[j])
+                j += 1
+            elif tokens[j].surface in _JOINERS and j + 1 < len(tokens) and _is_name_token(tokens[j + 1]):
+                run.append(tokens[j + 1])
+                j += 2
+            else:
+                break
+        nxt = tokens[j].surface if j < len(tokens) else ""
+        persons = sum(1 for t in run if t.pos3 == "人名")
+        name = text[run[0].start : run[-1].end]
+        if name in _COMPANIES:
+            pass
+        elif nxt in _HONORIFICS or (nxt in _TITLES and persons):  # 山田様, 田中店長
+            spans.append((run[0].start, run[-1].end))
+        elif persons >= 2 and _is_full_name(name, tagger):  # 山田太郎 (family + given name)
+            spans.append((run[0].start, run[-1].end))
+        i = j
+    return spans
+
+
+def _is_common_word(start: int, end: int, tokens: list[Token]) -> bool:
+    """True when the tokens covering text[start:end] are all known common nouns."""
+    inside = [t for t in tokens if t.start < end and t.end > start]
+    return bool(inside) and all(
+        t.start >= start
+        and t.end <= end
+        and (
+            t.is_user_word
+            # a loanword or a word written in katakana (ドライバー, レジ), not a kanji word
+            # spelt in katakana as names are (サトウ is 砂糖 to the dictionary)
+            or (t.pos == "名詞" and t.pos_detail == "普通名詞" and not t.is_unknown and not _HAS_KANJI_RE.search(t.lemma_norm))
+        )
+        for t in inside
+    )
+
+
+def _name_spans_katakana(text: str, tokens: list[Token]) -> list[tuple[int, int]]:
+    spans: list[tuple[int, int]] = []
+    for m in _KATAKANA_NAME_RE.finditer(text):
+        words = [(w.start(), w.end()) for w in _KATAKANA_WORD_RE.finditer(text, m.start(), m.end())]
+        while words and _is_common_word(*words[0], tokens):
+            words.pop(0)
+        if words and text[words[0][0] : words[-1][1]] in _COMPANIES:
+            continue
+        if words and not _is_common_word(*words[-1], tokens):
+            spans.append((words[0][0], words[-1][1]))
+    return spans
 
 
 def _mask_person_names(text: str, tokenizer: JapaneseTokenizer) -> tuple[str, int]:
     tokens = tokenizer.tokenize(text)
+    found = sorted(
+        _name_spans_from_tokens(text, tokens, tokenizer.tagger)
+        + _name_spans_katakana(text, tokens)
+        + [m.span() for m in _SURNAME_RE.finditer(text)]
+    )
     spans: list[tuple[int, int]] = []
-    i = 0
-    while i < len(tokens):
-        if tokens[i].pos3 != "人名":
-            i += 1
-            continue
-        j = i
-        while j < len(tokens) and tokens[j].pos3 == "人名":
-            j += 1
-        run = tokens[i:j]
-        honorific = j < len(tokens) and tokens[j].surface in _HONORIFICS
-        if honorific or len(run) >= 2:  # 山田様 / 山田太郎 (family + given name)
-            spans.append((run[0].start, run[-1].end))
-        i = j
+    for start, end in found:  # merge overlaps
+        if spans and start < spans[-1][1]:
+            spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
+        else:
+            spans.append((start, end))
     for start, end in reversed(spans):
         text = text[:start] + PLACEHOLDERS["person"] + text[end:]
     return text, len(spans)
-

@@ -47,7 +47,8 @@ class TopicConfig:
         Hugging Face id. ``embedding_prefix``: e5 wants ``"query: "`` for symmetric tasks
         such as clustering. ``quantize``: run the encoder's linear layers as int8
         (dynamic, per channel), 2-4x faster on CPU. ``batch_size``, ``max_tokens`` (longer
-        texts are embedded in windows of this many tokens and averaged). ``cache``: keep
+        texts are embedded in windows of this many tokens and averaged). ``threads``:
+        torch threads while embedding (0 = torch's default; 1 is faster on a busy machine). ``cache``: keep
         vectors by sha256(text) + model in ``<cache>/topics/embeddings.duckdb``.
 
     Keywords and labels
@@ -90,8 +91,9 @@ class TopicConfig:
     embedding_model: str | None = None
     embedding_prefix: str = "query: "
     quantize: bool = True
-    batch_size: int = 32
+    batch_size: int = 16
     max_tokens: int = 510
+    threads: int = 0
     cache: bool = True
     ngram_max: int = 2
     min_bigram_count: int = 3

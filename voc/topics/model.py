@@ -231,6 +231,7 @@ class TopicModeler:
             max_tokens=c.max_tokens,
             cache_dir=None if c.cache else False,
             progress=progress,
+            threads=c.threads,
         )
 
     def __repr__(self) -> str:
@@ -559,6 +560,19 @@ class TopicModeler:
                 )
                 reps[t] = [int(members[j]) for j in local]
         self.representative_ = reps
+
+    def document_similarity(self) -> np.ndarray:
+        """Cosine similarity of each training document to its topic's centroid (NaN for
+        -1, and for all when the embeddings are not in memory, e.g. after :meth:`load`)."""
+        out = np.full(len(self.topics_), np.nan, np.float64)
+        if self.embeddings_ is None or not self.n_topics:
+            return out
+        cn = _normalize(self.centroids_)
+        idx = np.flatnonzero(self.topics_ >= 0)
+        for a in range(0, len(idx), _SIM_CHUNK):
+            part = idx[a : a + _SIM_CHUNK]
+            out[part] = np.sum(_normalize(self.embeddings_[part]) * cn[self.topics_[part]], axis=1)
+        return out
 
     # -- new texts ----------------------------------------------------------------------
     def transform(

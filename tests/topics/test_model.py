@@ -1,0 +1,143 @@
+"""Fit, reproducibility, outliers, persistence and curation of the topic model."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from voc.errors import InputError, ModelError
+from voc.topics import OUTLIER_LABEL, TopicConfig, TopicModeler
+from voc.topics.model import outlier_threshold
+from voc.topics.vectorizer import JapaneseVectorizer, TopicTokenizer
+
+
+def test_fit_finds_several_topics(fitted) -> None:  # type: ignore[no-untyped-def]
+    assert fitted.n_topics >= 4
+    assert len(fitted.topics_) == len(fitted.documents_) == 300
+    assert set(fitted.topics_.tolist()) <= set(range(-1, fitted.n_topics))
+    table = fitted.topic_table()
+    assert list(table["topic_id"])[: fitted.n_topics] == list(range(fitted.n_topics))
+    sizes = table["size"].tolist()[: fitted.n_topics]
+    assert sizes == sorted(sizes, reverse=True)  # ids are ordered by size
+    assert fitted.model_id_.startswith("topics-")
+
+
+def test_same_seed_same_topics(fitted, embedder, complaints) -> None:  # type: ignore[no-untyped-def]
+    texts, _ = complaints
+    again = TopicModeler(TopicConfig(seed=42), embedding_model=embedder).fit(texts, fitted.record_ids_)
+    assert np.array_equal(again.topics_, fitted.topics_)
+    assert again.keywords_ == fitted.keywords_
+    assert again.labels_ == fitted.labels_
+    assert again.model_id_ == fitted.model_id_
+
+
+def test_outliers_at_most_15_percent(fitted) -> None:  # type: ignore[no-untyped-def]
+    assert fitted.outlier_share <= 0.15
+    assert fitted.fit_stats_["hdbscan_outlier_share"] >= fitted.outlier_share
+    assert fitted.label_of(-1) == OUTLIER_LABEL
+
+
+def test_outlier_cap_is_configurable(fitted, embedder) -> None:  # type: ignore[no-untyped-def]
+    tm = TopicModeler(TopicConfig(seed=42, max_outlier_share=0.02), embedding_model=embedder)
+    tm.fit(fitted.documents_, embeddings=fitted.embeddings_)
+    assert tm.outlier_share <= 0.02
+
+
+THRESHOLD_CASES = [
+    # member sims, outlier best sims, n docs, max share -> expected threshold
+    ([0.9, 0.95, 0.99], [0.5, 0.6], 100, 0.15, None),  # few outliers: the calibrated base
+    ([0.9] * 10, [0.1, 0.2, 0.3, 0.4, 0.5], 10, 0.2, 0.3),  # cap: 2 of 10 may stay
+    ([0.9] * 10, [0.1, 0.2], 10, 0.0, float("-inf")),  # every outlier must join
+]
+
+
+@pytest.mark.parametrize(("members", "outliers", "n", "share", "expected"), THRESHOLD_CASES)
+def test_outlier_threshold(members, outliers, n, share, expected) -> None:  # type: ignore[no-untyped-def]
+    thr = outlier_threshold(np.array(members), np.array(outliers), n, max_share=share, quantile=0.05)
+    if expected is None:
+        assert thr == pytest.approx(np.quantile(members, 0.05))
+    else:
+        assert thr == expected
+        stay = int(np.sum(np.array(outliers) < thr))
+        assert stay <= share * n
+
+
+def test_too_few_texts_is_a_clear_error(embedder) -> None:  # type: ignore[no-untyped-def]
+    with pytest.raises(InputError, match="E501"):
+        TopicModeler(TopicConfig(), embedding_model=embedder).fit(["配送が遅い"] * 5)
+
+
+def test_transform_assigns_new_complaints(fitted) -> None:  # type: ignore[no-untyped-def]
+    delivery = [i for i in fitted.topic_info() if "配達" in i.keywords or "置き配" in i.keywords or "箱" in i.keywords]
+    new = ["配達員が置き配したら荷物が盗まれた", "届いた箱がつぶれて中身が壊れていました"]
+    ids, sims = fitted.transform(new)
+    assert ids.shape == sims.shape == (2,)
+    assert all(-1 <= t < fitted.n_topics for t in ids.tolist())
+    if delivery:
+        assert set(ids.tolist()) & {i.topic_id for i in delivery}
+    # the training texts mostly land on their own topic
+    own, _ = fitted.transform(fitted.documents_)
+    assigned = fitted.topics_ >= 0
+    assert np.mean(own[assigned] == fitted.topics_[assigned]) > 0.6
+
+
+def test_save_load_round_trip(fitted, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = fitted.save(tmp_path / "model")
+    names = {p.name for p in folder.iterdir()}
+    assert {"voc_topics.json", "documents.parquet", "topic_embeddings.safetensors", "ctfidf.safetensors",
+            "ctfidf_config.json", "topics.json", "config.json"} <= names
+    assert not any(n.endswith((".pkl", ".pickle", ".bin", ".pt")) for n in names)
+    meta = json.loads((folder / "voc_topics.json").read_text("utf-8"))
+    assert meta["config"]["seed"] == 42 and meta["model_id"] == fitted.model_id_
+    assert "配" in json.dumps(meta, ensure_ascii=False) or meta["topics"]  # Japanese stays readable
+
+    loaded = TopicModeler.load(folder, embedding_model=embedder)
+    vec = loaded.topic_model_.vectorizer_model
+    assert isinstance(vec, JapaneseVectorizer) and isinstance(vec.tokenizer, TopicTokenizer)
+    assert vec.transform(["配送が遅い"]).shape[1] == len(vec.vocabulary_)
+    assert loaded.keywords_ == fitted.keywords_
+    assert loaded.labels_ == fitted.labels_
+    assert np.array_equal(loaded.topics_, fitted.topics_)
+    new = ["アプリにログインできない", "レジの店員の態度が悪い"]
+    assert np.array_equal(loaded.transform(new)[0], fitted.transform(new)[0])
+
+
+def test_load_refuses_pickles(fitted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = fitted.save(tmp_path / "model")
+    (folder / "evil.pkl").write_bytes(b"\x80\x04N.")
+    with pytest.raises(ModelError, match="E506"):
+        TopicModeler.load(folder)
+    with pytest.raises(ModelError, match="E506"):
+        TopicModeler.load(folder / "evil.pkl")
+    with pytest.raises(ModelError, match="E507"):
+        TopicModeler.load(tmp_path / "missing")
+
+
+def test_rename_and_merge_survive_a_refit(fitted, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    folder = fitted.save(tmp_path / "model")
+    tm = TopicModeler.load(folder, embedding_model=embedder)
+    tm.rename(0, "いちばん多い不満")
+    n_before = tm.n_topics
+    kw_a, kw_b = tm.keywords_[1], tm.keywords_[2]
+    new_id = tm.merge([1, 2], label="まとめた不満")
+    assert tm.n_topics == n_before - 1
+    assert tm.label_of(new_id) == "まとめた不満"
+    assert "いちばん多い不満" in tm.labels_.values()  # survives the renumbering
+    merged_kw = set(tm.keywords_[new_id])
+    assert merged_kw & (set(kw_a) | set(kw_b))
+    tm.save(folder)
+
+    # the curation is saved, loaded, and carried to a refit with another seed
+    again = TopicModeler.load(folder, embedding_model=embedder)
+    assert again.label_of(new_id) == "まとめた不満"
+    refitted = again.refit(again.documents_, again.record_ids_)
+    labels = set(refitted.labels_.values())
+    assert "いちばん多い不満" in labels
+    assert "まとめた不満" in labels
+    with pytest.raises(InputError, match="E504"):
+        tm.rename(999, "x")
+    with pytest.raises(InputError, match="E505"):
+        tm.merge([0])

@@ -1,0 +1,154 @@
+"""The topic step of ``voc analyze`` (a :class:`voc.pipeline.Scorer`).
+
+It runs after the sentiment step. For each chunk it takes the complaints (customer
+utterances whose sentiment is negative or mixed; low rating / NPS when no sentiment was
+scored), assigns them to the saved topics (:meth:`TopicModeler.transform`), writes
+``topic_assignments`` and the view tables, and fills the output row's ``topic_id`` and
+``topic_label`` (a transcript gets the most frequent topic of its complaint turns; rows
+that are not complaints stay empty).
+
+It keeps a running count of complaints that fit no existing topic. Their share is written
+to ``topic_drift`` after every chunk, is in :meth:`TopicScorer.summary`, and a warning
+recommends ``voc topics refit`` once it passes ``refit_share`` (25 % by default).
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from voc.topics import store as topic_store
+from voc.topics.config import OUTLIER_LABEL
+from voc.topics.model import TopicModeler
+
+logger = logging.getLogger(__name__)
+
+MIN_FOR_ADVICE = 20  # complaints seen before the refit advice can fire
+
+
+class TopicScorer:
+    """Assigns each chunk's complaints to the topics of a saved model."""
+
+    output_columns: Mapping[str, str] = {"topic_id": "int", "topic_label": "string"}
+
+    def __init__(self, modeler: TopicModeler, model_dir: str | Path | None = None) -> None:
+        self.modeler = modeler
+        self.model_dir = None if model_dir is None else str(model_dir)
+        self.complaints = 0
+        self.no_topic = 0
+        self._advised = False
+
+    @classmethod
+    def load(cls, path: str | Path) -> TopicScorer:
+        """The scorer of the topic model saved in ``path`` (see :meth:`TopicModeler.load`)."""
+        return cls(TopicModeler.load(path), model_dir=path)
+
+    def describe(self) -> Mapping[str, Any]:
+        tm = self.modeler
+        return {
+            "model_id": tm.model_id_,
+            "model_dir": self.model_dir,
+            "topics": tm.n_topics,
+            "assign_threshold": tm.assign_threshold_,
+            "baseline_no_topic_share": tm.baseline_nofit_share_,
+        }
+
+    @property
+    def no_topic_share(self) -> float:
+        return self.no_topic / self.complaints if self.complaints else 0.0
+
+    @property
+    def refit_recommended(self) -> bool:
+        return self.complaints >= MIN_FOR_ADVICE and self.no_topic_share > self.modeler.config.refit_share
+
+    def summary(self) -> dict[str, Any]:
+        """Running totals of this run: complaints assigned, how many fit no topic, advice."""
+        return {
+            "complaints": self.complaints,
+            "no_topic": self.no_topic,
+            "no_topic_share": round(self.no_topic_share, 4),
+            "baseline_no_topic_share": self.modeler.baseline_nofit_share_,
+            "refit_recommended": self.refit_recommended,
+        }
+
+    # -----------------------------------------------------------------------------
+    def score(self, chunk: Sequence[Any], store: Any, run_id: str) -> None:
+        tm = self.modeler
+        candidates = [
+            (p, r) for p in chunk if p.ok for r in p.records if r.is_voc and (r.text_normalized or "").strip()
+        ]
+        if not candidates:
+            return
+        complaint_ids = self._complaints(candidates, store)
+        targets = [(p, r) for p, r in candidates if r.record_id in complaint_ids]
+        if not targets:
+            return
+        # the same record twice in a chunk (identical rows) is assigned once
+        first: dict[str, int] = {}
+        for k, (_, r) in enumerate(targets):
+            first.setdefault(r.record_id, k)
+        texts = [targets[k][1].text_normalized for k in first.values()]
+        topic_ids, sims = tm.transform(texts)
+        by_record = {rid: (int(t), float(s)) for rid, t, s in zip(first, topic_ids, sims, strict=True)}
+        topic_store.write_assignments(
+            store, tm.model_id_, list(by_record), [v[0] for v in by_record.values()],
+            [v[1] for v in by_record.values()], topics_rows=topic_store.topic_rows(tm),
+        )
+        self.complaints += len(by_record)
+        self.no_topic += sum(1 for t, _ in by_record.values() if t == -1)
+        recommend = topic_store.write_drift(
+            store, run_id, tm.model_id_, self.complaints, self.no_topic, tm.baseline_nofit_share_,
+            tm.config.refit_share,
+        )
+        topic_store.write_views(store, tm.model_id_)
+        if recommend and self.refit_recommended and not self._advised:
+            self._advised = True
+            logger.warning(
+                "%.0f %% of the new complaints fit no existing topic (%.0f %% when the model was fitted); "
+                "consider `voc topics refit`", 100 * self.no_topic_share, 100 * (tm.baseline_nofit_share_ or 0),
+            )
+        logger.debug("topics: %s", self.summary())
+        per_row: dict[int, list[int]] = {}
+        for p, r in targets:
+            per_row.setdefault(id(p), []).append(by_record[r.record_id][0])
+        for p in chunk:
+            found = per_row.get(id(p))
+            if not found:
+                continue
+            topic = _majority(found)
+            p.output["topic_id"] = topic
+            p.output["topic_label"] = tm.label_of(topic) if topic != -1 else OUTLIER_LABEL
+
+    def _complaints(self, candidates: Sequence[tuple[Any, Any]], store: Any) -> set[str]:
+        ids = sorted({r.record_id for _, r in candidates})
+        found: set[str] = set()
+        scored = False
+        if "results" in store.tables():
+            rows = store.con.execute(
+                "SELECT record_id, sentiment, sentiment_mixed FROM results WHERE record_id IN (SELECT unnest(?))",
+                [ids],
+            ).fetchall()
+            scored = bool(rows)
+            found = {rid for rid, s, mixed in rows if s == "negative" or bool(mixed)}
+        if scored:
+            return found
+        # no sentiment for this chunk: fall back to low scores
+        return {
+            r.record_id for _, r in candidates
+            if (r.rating is not None and r.rating <= 2) or (r.nps is not None and r.nps <= 6)
+        }
+
+
+def _majority(topics: Sequence[int]) -> int:
+    """Most frequent topic of a row's complaints (assigned beats -1; ties: first seen)."""
+    assigned = [t for t in topics if t != -1]
+    if not assigned:
+        return -1
+    counts = Counter(assigned)
+    best = max(counts.values())
+    return next(t for t in assigned if counts[t] == best)
