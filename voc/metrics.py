@@ -176,8 +176,8 @@ def where_clause(f: Filters, *, ignore: Iterable[str] = ()) -> tuple[str, list[A
             params.append(list(values))
     if f.search.strip() and "search" not in skip:
         for term in parse_search(f.search):
-            parts = ["contains(lower(text_norm), ?)", "contains(lower(text), ?)"]
-            params += [term.norm, term.norm]
+            parts = ["contains(search_text, ?)"]
+            params.append(term.norm)
             if term.lemmas:
                 parts.append("list_has_any(keywords, ?::VARCHAR[])")
                 params.append(list(term.lemmas))
@@ -213,6 +213,7 @@ SELECT
     f.record_id, f.voc_id, f.conversation_id, f.source_file, f.channel, f.touchpoint,
     f.created_at, CAST(date_trunc('week', f.created_at) AS DATE) AS week,
     f.rating, f.nps, f.title, f.text, coalesce(f.text_normalized, f.text) AS text_norm,
+    lower(coalesce(f.text_normalized, f.text)) AS search_text,
     f.keywords, f.pii_count,
     r.model_version,
     r.sentiment AS model_sentiment,

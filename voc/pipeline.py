@@ -331,6 +331,49 @@ def default_scorers(
     return scorers
 
 
+def score_frame(
+    frame: Any,
+    *,
+    config: VocConfig | None = None,
+    columns: Mapping[str, str | None] | None = None,
+    scorers: Sequence[Scorer] = (),
+    source_file: str = "frame",
+    row_offset: int = 0,
+) -> Any:
+    """Analyse the rows of a pandas DataFrame and return one output row per input row.
+
+    The same steps as :func:`analyze` (ingest mapping, normalize, PII masking, tokenize,
+    scorers) without a store: this is the function a distributed engine runs on each
+    batch (see ``voc.engines``), so its results are identical to the single-machine run.
+    ``row_offset`` numbers the rows (``source_row``) when the frame is one batch of a file.
+    """
+    import pandas as pd
+
+    config = config or VocConfig.load()
+    cols = [str(c) for c in frame.columns]
+    cmap = recognize_columns(cols, columns)
+    builder = RecordBuilder(config, source_file, cols, cmap)
+    raws = [
+        RawRow(row_offset + i + 1, {c: (None if _is_na(v) else v) for c, v in zip(cols, values, strict=True)})
+        for i, values in enumerate(frame.itertuples(index=False, name=None))
+    ]
+    prepared = [_prepare_safely(builder, raw) for raw in raws]
+    for s in scorers:
+        s.score(prepared, None, "distributed")
+    voc_cols = [builder.output_name(c) for c in (*OUTPUT_COLUMNS[:-2],)]
+    scorer_cols = [builder.output_name(c) for s in scorers for c in s.output_columns]
+    tail = [builder.output_name(c) for c in OUTPUT_COLUMNS[-2:]]
+    order = cols + voc_cols + scorer_cols + tail
+    return pd.DataFrame([{c: p.output.get(c) for c in order} for p in prepared], columns=order)
+
+
+def _is_na(value: Any) -> bool:
+    try:
+        return value is None or (isinstance(value, float) and value != value)
+    except Exception:  # pragma: no cover - exotic objects
+        return False
+
+
 def _mark_cached(prepared: Sequence[Prepared], store: Store) -> None:
     """Flag rows whose records are all stored already with the same content."""
     ids = [r.record_id for p in prepared if p.ok for r in p.records]

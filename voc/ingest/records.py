@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -359,6 +360,7 @@ class RecordBuilder:
         return self.default_channel
 
     def _infer_touchpoint(self, text: str, channel: str) -> tuple[str, str]:
+        text = _PLACEHOLDER_RE.sub(" ", text)  # ＜電話番号＞ is not a mention of the phone line
         best, best_hits = None, 0
         for tp, keywords in self._touchpoint_rules:
             hits = sum(text.count(k) for k in keywords)
@@ -380,6 +382,9 @@ class RecordBuilder:
 
     def output_name(self, col: str) -> str:
         return f"voc_{col}" if col in self.columns and not col.startswith("voc_") else col
+
+
+_PLACEHOLDER_RE = re.compile(r"＜[^＜＞\s]{1,12}＞")
 
 
 def guess_channel(path: Path, columns: Sequence[str], cmap: ColumnMap) -> str:

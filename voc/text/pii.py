@@ -51,6 +51,8 @@ _END = r"(?![0-9])"
 # What may not follow a bare number pair such as 123-4567 or 1-2: units and counters.
 _UNIT_AFTER = r"(?![0-9.,]|[円個件人名本枚台回度日時分秒週年月歳%％倍位番号点kgmlLKGM])"
 
+_STREET_UNIT_AFTER = r"(?![0-9.,]|[円個件人本枚台回度日時分秒週年月歳%％倍位点kgmlLKGM])"
+
 # Address parts. Prefectures are listed; a municipality is a kanji name (or one of the
 # kana-named cities) ending in 市 区 町 村, after an optional 郡 and before an optional
 # ward (大阪市北区); the town a run of kanji/katakana, with の ヶ が inside (丸の内,
@@ -79,11 +81,11 @@ _STREET = (
     f"|\\d{{1,5}}番地(?:の?\\d{{1,4}}号?)?(?:{_HY}\\d{{1,4}})?"
     f"|\\d{{1,5}}番\\d{{1,4}}号"
     # 1-2-3, 1-2-3-405, 1-2 (not 1-2日)
-    f"|\\d{{1,4}}(?:{_HY}\\d{{1,4}}){{1,3}}号?{_UNIT_AFTER}"
+    f"|\\d{{1,4}}(?:{_HY}\\d{{1,4}}){{1,3}}号?(?!{_HY}?\\d){_STREET_UNIT_AFTER}"
     ")"
 )
 # Building and room after the street number: ハイツさくら 102号室, 第二松本ビル5F, 〇〇 1203
-_BUILDING_NAME = "[^\\s\\d、。，,．.！!？?「」『』()（）\\[\\]【】<>＜＞:：;；/／のにでへをがはもと][^\\s\\d、。，,！!？?「」『』()（）\\[\\]【】<>＜＞:：;；/／]{0,19}?"
+_BUILDING_NAME = "[^\\s\\d、。，,．.！!？?「」『』()（）\\[\\]【】<>＜＞:：;；/／のにでへをがはもと][^\\s、。，,！!？?「」『』()（）\\[\\]【】<>＜＞:：;；/／]{0,19}?"
 _ROOM = (
     "(?:\\d{1,4}(?:号室|号棟|階|[FＦ](?![A-Za-z]))"
     "|[A-Z]?\\d{3,4}(?=[\\s、。，,！!？?)）」』]|[のにでへをがはもまよ]|$))"
@@ -265,8 +267,10 @@ def _replace_spans(text: str, spans: list[tuple[int, int]], placeholder: str) ->
 # names. Known misses: given names that are also common nouns (愛さん), rare kanji names
 # the dictionary splits into pieces.
 _HONORIFICS = frozenset({"様", "さま", "さん", "殿", "氏", "君", "くん", "ちゃん", "先生"})
-# Job titles used like honorifics after a surname (田中店長); only after a 人名 token.
-_TITLES = frozenset({"店長", "副店長", "部長", "課長", "係長", "社長", "主任", "先生", "院長", "室長", "支配人"})
+# Job titles used like honorifics after a surname (田中店長). A place name before a store
+# title is a store (渋谷店長), so those need a 人名 token.
+_TITLES = frozenset({"部長", "課長", "係長", "社長", "主任", "先生", "院長", "室長"})
+_STORE_TITLES = frozenset({"店長", "副店長", "支配人"})
 # Companies customers call さん (ヤマトさんの配達): not persons.
 _COMPANIES = frozenset(
     "ヤマト クロネコ 佐川 西濃 福山 アマゾン 楽天 ヨドバシ ビックカメラ ニトリ ユニクロ 無印 コンビニ セブン "
@@ -279,16 +283,28 @@ _KATAKANA_NAME_RE = re.compile(
 _KATAKANA_WORD_RE = re.compile(r"[ァ-ヴー]+")
 _JOINERS = frozenset({" ", "　", "・", "･"})
 _HAS_KANJI_RE = re.compile(r"[\u4e00-\u9fff]")
-# Common surnames that UniDic reads as common nouns (小川 is a stream, 林 a wood): masked
-# only before an honorific and when not inside a longer kanji word.
-_COMMON_NOUN_SURNAMES = (
-    "林 森 小川 小山 古川 島田 関 大橋 馬場 堀 大石 石橋 大川 小池 今村 宮内 岡 小倉 根本 谷 島 浜 坂 池 泉 "
-    "岩 滝 平山 上村 柳 桜 大木 堤 原 辻 沢 菅"
+# The most common surnames, matched as text before an honorific, whatever the tokenizer
+# makes of them: UniDic reads some as common nouns (小川 is a stream, 林 a wood) and splits
+# others (橋本殿 -> 橋|本殿). Not inside a longer kanji word; a given name after a space
+# comes along (岡本　さくら殿).
+_SURNAMES = (
+    "佐藤 鈴木 高橋 田中 伊藤 渡辺 渡邊 山本 中村 小林 加藤 吉田 山田 佐々木 山口 松本 井上 木村 林 斎藤 斉藤 "
+    "清水 山崎 森 池田 橋本 阿部 石川 山下 中島 石井 小川 前田 岡田 長谷川 藤田 後藤 近藤 村上 遠藤 青木 坂本 "
+    "福田 太田 西村 藤井 金子 岡本 藤原 中野 三浦 原田 中川 松田 竹内 小野 田村 中山 和田 石田 森田 上田 原 "
+    "内田 柴田 酒井 宮崎 横山 高木 安藤 宮本 大野 小島 谷口 今井 工藤 高田 増田 丸山 杉山 村田 大塚 新井 小山 "
+    "平野 藤本 河野 上野 野口 武田 松井 千葉 岩崎 菅原 木下 久保 佐野 野村 松尾 菊地 杉本 市川 古川 大西 島田 "
+    "水野 桜井 高野 渡部 吉川 山内 西田 飯田 菊池 西川 小松 北村 安田 五十嵐 川口 平田 関 中田 久保田 服部 "
+    "岩田 土屋 川崎 福島 本田 辻 樋口 秋山 田口 永井 山中 中西 吉村 川上 石原 大橋 松岡 馬場 浅野 荒木 大久保 "
+    "野田 小沢 田辺 川村 星野 黒田 堀 尾崎 望月 永田 熊谷 内藤 松村 西山 大谷 平井 大島 岩本 片山 本間 早川 "
+    "横田 岡崎 荒井 大石 鎌田 成田 宮田 小田 石橋 篠原 須藤 河合 大川 高井 小池 菅野 浜田 北川 松下 小西 "
+    "松浦 今村 吉岡 上原 宮下 土井 宮内 小泉 広瀬 西尾 岡 青山 奥村 浅井 大森 松永 岩井 小倉 根本 堀内 "
+    "栗原 杉浦 坂口 本多 小原 白石 細川 平山 飯島 足立 奥田 上村 西岡 竹田 新田 三宅 寺田 武藤 稲垣 若林 "
+    "関口 矢野 片岡 江口 神田 小森 関根 谷 島 浜 坂 池 泉 岩 滝 柳 桜 大木 堤 沢 菅"
 ).split()
 _SURNAME_RE = re.compile(
     r"(?<![\u4e00-\u9fff々])(?:"
-    + "|".join(sorted(_COMMON_NOUN_SURNAMES, key=len, reverse=True))
-    + r")(?=様|さま|さん|殿|氏|くん|ちゃん)"
+    + "|".join(sorted(set(_SURNAMES), key=len, reverse=True))
+    + r")(?:[ 　][\u4e00-\u9fff々ぁ-ゖァ-ヴー]{1,4})?(?=様|さま|さん|殿|氏|くん|ちゃん)"
 )
 
 
@@ -331,7 +347,7 @@ def _name_spans_from_tokens(text: str, tokens: list[Token], tagger: Any) -> list
         name = text[run[0].start : run[-1].end]
         if name in _COMPANIES:
             pass
-        elif nxt in _HONORIFICS or (nxt in _TITLES and persons):  # 山田様, 田中店長
+        elif nxt in _HONORIFICS or nxt in _TITLES or (nxt in _STORE_TITLES and persons):  # 山田様, 田中店長
             spans.append((run[0].start, run[-1].end))
         elif persons >= 2 and _is_full_name(name, tagger):  # 山田太郎 (family + given name)
             spans.append((run[0].start, run[-1].end))
