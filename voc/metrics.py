@@ -176,11 +176,11 @@ def where_clause(f: Filters, *, ignore: Iterable[str] = ()) -> tuple[str, list[A
             params.append(list(values))
     if f.search.strip() and "search" not in skip:
         for term in parse_search(f.search):
-            parts = ["contains(search_text, ?)"]
+            parts = ["contains(lower(text_norm), ?)"]
             params.append(term.norm)
-            if term.lemmas:
-                parts.append("list_has_any(keywords, ?::VARCHAR[])")
-                params.append(list(term.lemmas))
+            for lemma in term.lemmas:
+                parts.append("list_contains(keywords, ?)")
+                params.append(lemma)
             clauses.append("(" + " OR ".join(parts) + ")")
     return (" AND ".join(clauses) or "TRUE"), params
 
@@ -210,11 +210,10 @@ WITH lc AS (
 ta AS (SELECT * FROM {src}topic_assignments WHERE model_id = {cur}),
 tp AS (SELECT * FROM {src}topics WHERE model_id = {cur})
 SELECT
-    f.record_id, f.voc_id, f.conversation_id, f.source_file, f.channel, f.touchpoint,
+    f.record_id, f.conversation_id, f.channel, f.touchpoint,
     f.created_at, CAST(date_trunc('week', f.created_at) AS DATE) AS week,
     f.rating, f.nps, f.title, f.text, coalesce(f.text_normalized, f.text) AS text_norm,
-    lower(coalesce(f.text_normalized, f.text)) AS search_text,
-    f.keywords, f.pii_count,
+    f.keywords,
     r.model_version,
     r.sentiment AS model_sentiment,
     coalesce(lc.c_sentiment, r.sentiment) AS sentiment,
@@ -228,7 +227,6 @@ SELECT
     r.sentiment_mixed,
     r.emotion AS model_emotion,
     coalesce(lc.c_emotion, r.emotion) AS emotion,
-    CAST(r.emotion_probs AS VARCHAR) AS emotion_probs,
     ta.topic_id AS model_topic_id,
     ta.probability AS topic_probability,
     coalesce(tc.topic_id, CASE WHEN lc.c_topic = '{NO_TOPIC_JA}' OR lc.c_topic = '-1' THEN -1 END, ta.topic_id) AS topic_id,
@@ -319,23 +317,17 @@ def ensure_items(con: Any) -> Any:
     return con
 
 
-def _is_snapshot(con: Any) -> bool:
-    return bool(
-        con.execute(
-            "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'voc_items' AND NOT temporary"
-        ).fetchone()[0]
-    )
-
-
 def _run(con: Any, sql: str, params: Sequence[Any]) -> Any:
+    """Execute on a cursor of a snapshot (thread-safe); on a store connection, whose
+    temporary views only that connection sees, on the connection itself."""
+    import duckdb
+
     con = getattr(con, "con", con)
-    if _is_snapshot(con):
-        cur = con.cursor()
-        try:
-            return cur.execute(sql, list(params)), cur
-        except BaseException:
-            cur.close()
-            raise
+    cur = con.cursor()
+    try:
+        return cur.execute(sql, list(params)), cur
+    except duckdb.CatalogException:
+        cur.close()
     ensure_items(con)
     return con.execute(sql, list(params)), None
 
@@ -779,13 +771,15 @@ def spikes(
     column = "topic_id" if by == "topic" else "touchpoint"
     hist = f.with_(period=None if f.period is None else (history_from or date(1900, 1, 1), f.period[1]))
     where, params = where_clause(hist, ignore=("sentiments", "topics") if by == "topic" else ("sentiments", "touchpoints"))
-    df = _q(
+    both = _q(
         con,
-        f"SELECT week, {column} AS key, count(*) FILTER (WHERE sentiment = 'negative') AS x, count(*) AS n "
-        f"FROM voc_items WHERE week IS NOT NULL AND {where} GROUP BY ALL",
+        f"SELECT week, {column} AS key, grouping({column}) AS is_total, "
+        f"count(*) FILTER (WHERE sentiment = 'negative') AS x, count(*) AS n "
+        f"FROM voc_items WHERE week IS NOT NULL AND {where} GROUP BY GROUPING SETS ((week, {column}), (week))",
         params,
     )
-    totals = _q(con, f"SELECT week, count(*) AS total FROM voc_items WHERE week IS NOT NULL AND {where} GROUP BY 1", params)
+    totals = both[both["is_total"] == 1].rename(columns={"n": "total"})
+    df = both[both["is_total"] == 0]
     if by == "topic":
         df = df[df["key"].notna() & (df["key"] != NO_TOPIC)]
         if f.topics:
@@ -795,15 +789,26 @@ def spikes(
     cols = ["week", "key", "label", "complaints", "baseline_complaints", "baseline_weeks", "expected", "ratio", "p", "q", "status"]
     if df.empty:
         return pd.DataFrame(columns=cols)
-    total = {pd.Timestamp(w): int(t) for w, t in zip(totals["week"], totals["total"], strict=True)}
+    import numpy as np
+    from scipy.stats import binom
+
+    def day(w: Any) -> int:  # weeks as day numbers: cheap window arithmetic
+        return pd.Timestamp(w).toordinal()
+
+    total = {day(w): int(t) for w, t in zip(totals["week"], totals["total"], strict=True)}
     weeks = sorted(total)
-    counts = {(pd.Timestamp(w), k): int(x) for w, k, x in zip(df["week"], df["key"], df["x"], strict=True)}
+    counts = {(day(w), k): int(x) for w, k, x in zip(df["week"], df["key"], df["x"], strict=True)}
     keys = sorted(df["key"].unique().tolist(), key=lambda k: _key_order(by, k))
-    tested_weeks = [w for w in weeks if f.period is None or w.date() >= f.period[0] - timedelta(days=f.period[0].weekday())]
-    flagged: set[tuple[Any, Any]] = set()
+    first_tested = None if f.period is None else (f.period[0] - timedelta(days=f.period[0].weekday())).toordinal()
+    flagged: set[tuple[Any, int]] = set()
     rows: list[dict[str, Any]] = []
-    for w in tested_weeks:
-        base_weeks = [b for b in weeks if w - timedelta(weeks=s.baseline_weeks) <= b < w]
+    lo = 0
+    for i, w in enumerate(weeks):
+        while weeks[lo] < w - 7 * s.baseline_weeks:
+            lo += 1
+        if first_tested is not None and w < first_tested:
+            continue
+        base_weeks = weeks[lo:i]
         week_rows = []
         for k in keys:
             bw = [b for b in base_weeks if (k, b) not in flagged]
@@ -812,20 +817,23 @@ def spikes(
             x = counts.get((w, k), 0)
             xb = sum(counts.get((b, k), 0) for b in bw)
             e_w = total[w] - x
-            e_b = sum(total[b] - counts.get((b, k), 0) for b in bw)
+            e_b = sum(total[b] for b in bw) - xb
             if e_w <= 0 or e_b <= 0:
                 continue
-            p0 = e_w / (e_w + e_b)
-            pval = binom_sf(x, x + xb, p0) if x > 0 else 1.0
             expected = xb * e_w / e_b
-            ratio = (x / expected) if expected > 0 else (math.inf if x > 0 else 1.0)
             week_rows.append(
                 {"week": w, "key": k, "complaints": x, "baseline_complaints": xb, "baseline_weeks": len(bw),
-                 "expected": expected, "ratio": ratio, "p": pval}
+                 "expected": expected, "ratio": (x / expected) if expected > 0 else (math.inf if x > 0 else 1.0),
+                 "p0": e_w / (e_w + e_b)}
             )
-        qs = benjamini_hochberg([r["p"] for r in week_rows])
-        for r, q in zip(week_rows, qs, strict=True):
-            r["q"] = q
+        if not week_rows:
+            continue
+        x_arr = np.array([r["complaints"] for r in week_rows])
+        n_arr = x_arr + np.array([r["baseline_complaints"] for r in week_rows])
+        p_arr = np.where(x_arr > 0, binom.sf(x_arr - 1, n_arr, [r.pop("p0") for r in week_rows]), 1.0)
+        qs = benjamini_hochberg([float(p) for p in p_arr])
+        for r, p, q in zip(week_rows, p_arr, qs, strict=True):
+            r["p"], r["q"] = float(p), q
             big = r["complaints"] >= s.min_count and r["ratio"] >= s.min_ratio
             if big and q < s.fdr:
                 r["status"] = "spike"
@@ -835,6 +843,8 @@ def spikes(
             else:
                 r["status"] = "normal"
             rows.append(r)
+    for r in rows:
+        r["week"] = pd.Timestamp(date.fromordinal(r["week"]))
     out = pd.DataFrame(rows, columns=[c for c in cols if c != "label"])
     labels = topic_labels(con) if by == "topic" else {}
     out["label"] = [labels.get(int(k), f"トピック {k}") if by == "topic" else touchpoint_ja(k) for k in out["key"]]

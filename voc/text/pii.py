@@ -53,6 +53,9 @@ _UNIT_AFTER = r"(?![0-9.,]|[円個件人名本枚台回度日時分秒週年月�
 
 _STREET_UNIT_AFTER = r"(?![0-9.,]|[円個件人本枚台回度日時分秒週年月歳%％倍位点kgmlLKGM])"
 
+# Counters that make a number a quantity, not a lot number (3店舗, 2階, 30代).
+_COUNTER = "[円個件人名本枚台回度日時分秒週年月歳%％倍位点代店軒棟階箇ヶかカ社種色型万億千百kgmlLKGMcC]"
+
 # Address parts. Prefectures are listed; a municipality is a kanji name (or one of the
 # kana-named cities) ending in 市 区 町 村, after an optional 郡 and before an optional
 # ward (大阪市北区); the town a run of kanji/katakana, with の ヶ が inside (丸の内,
@@ -97,7 +100,9 @@ _ADDRESS = (
     f"(?:(?:{_PREFECTURES})(?:{_MUNI}{_TOWN}|[^\\s\\d、。，,「」()（）<>＜＞]{{1,20}}?)"  # 東京都渋谷区神宮前 ...
     f"|{_MUNI}{_TOWN}"  # 渋谷区神宮前 ...
     f"|(?<![{_KANJI}ァ-ヴー])[{_KANJI}ァ-ヴー]{{1,6}}(?={_NUM}丁目|\\d{{1,5}}番地))"  # 神宮前1丁目 ...
-    f"{_STREET}{_BUILDING})"
+    f"{_STREET}{_BUILDING}"
+    # 祇園町北側625, 字具志頭123: a bare lot number right after municipality and town
+    f"|(?:{_PREFECTURES})?{_MUNI}{_TOWN_CHAR}{{2,12}}?\\d{{1,5}}(?![0-9.,{_DASHES}]|{_COUNTER}){_BUILDING})"
 )
 
 BUILTIN_PATTERNS: dict[str, str] = {

@@ -33,7 +33,10 @@ class TopicConfig:
         complaints give topics of >= 10 and 100,000 complaints topics of >= 500.
         ``min_topic_share``: that share (0.005 = 0.5 %).
         ``min_samples``: HDBSCAN ``min_samples``; ``None`` = ``max(5, min_topic_size // 4)``.
-        Smaller values leave fewer outliers. ``max_topics``: if HDBSCAN finds more topics,
+        Smaller values leave fewer outliers. ``max_topic_share``: HDBSCAN may not keep a
+        topic larger than this share of the complaints (``max_cluster_size``); it picks
+        its sub-topics instead, so one vague blob (「対応・説明・電話」) does not swallow a
+        third of the corpus; ``None`` disables it. ``max_topics``: if HDBSCAN finds more topics,
         the closest ones are merged (BERTopic ``reduce_topics``) down to this many;
         ``None`` keeps them all.
 
@@ -84,6 +87,7 @@ class TopicConfig:
     min_topic_size: int | None = None
     min_topic_share: float = 0.005
     min_samples: int | None = None
+    max_topic_share: float | None = 0.15
     max_topics: int | None = None
     seed: int = 42
     n_neighbors: int = 15
@@ -107,8 +111,8 @@ class TopicConfig:
     outlier_quantile: float = 0.05
     assign_similarity: float | None = None
     refit_share: float = 0.25
-    match_similarity: float = 0.9
-    match_keyword_overlap: float = 0.3
+    match_similarity: float = 0.85
+    match_keyword_overlap: float = 0.4
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ConfigError:
@@ -120,6 +124,8 @@ class TopicConfig:
             raise bad("min_samples", "must be at least 1")
         if self.max_topics is not None and self.max_topics < 2:
             raise bad("max_topics", "must be at least 2")
+        if self.max_topic_share is not None and not 0.0 < self.max_topic_share <= 1.0:
+            raise bad("max_topic_share", "must be in (0, 1]")
         for name in ("max_outlier_share", "outlier_quantile", "refit_share", "min_topic_share",
                      "match_keyword_overlap"):
             value = getattr(self, name)
@@ -148,6 +154,12 @@ class TopicConfig:
         if self.min_samples is not None:
             return self.min_samples
         return max(5, self.topic_size_for(n_docs) // 4)
+
+    def max_size_for(self, n_docs: int) -> int:
+        """The HDBSCAN ``max_cluster_size`` for ``n_docs`` complaints (0: no limit)."""
+        if self.max_topic_share is None:
+            return 0
+        return max(int(self.max_topic_share * n_docs), 2 * self.topic_size_for(n_docs))
 
     @classmethod
     def from_mapping(cls, raw: Mapping[str, Any] | None) -> TopicConfig:

@@ -304,6 +304,7 @@ class TopicModeler:
         return HDBSCAN(
             min_cluster_size=c.topic_size_for(n),
             min_samples=c.samples_for(n),
+            max_cluster_size=c.max_size_for(n),
             metric="euclidean",
             cluster_selection_method="eom",
             prediction_data=False,
