@@ -400,6 +400,13 @@ GIVEN = (
     "太郎 一郎 健太 翔太 大輔 拓也 直樹 達也 誠 博 隆 浩二 健一 和也 翔 蓮 悠真 湊 大翔 陽太 "
     "花子 陽子 裕子 美咲 愛 彩 さくら 結衣 陽菜 真由美 恵子 智子 由美子 京子 明美 美穂 奈々 加奈子 優子 舞"
 ).split()
+# Rarer surnames and modern given names, many of them unknown to UniDic: person masking is
+# best effort, and these keep its figure honest (the rules were not tuned on them).
+RARE_FAMILY = (
+    "五十嵐 東海林 長谷部 宇佐美 猪俣 久我 大槻 早瀬 芦田 漆原 榎本 鬼塚 葛西 小宮山 笹川 志村 瀬戸 高梨 千賀 "
+    "塚越 寺島 徳永 西園寺 二階堂 野々村 羽生 氷室 藤堂 星川 真田 水嶋 三上 八木 結城 吉永 若松 渡瀬 黛 仁科 丹羽"
+).split()
+MODERN_GIVEN = "結翔 陽葵 蒼 凛 芽依 大和 悠人 心春 湊斗 紬 樹 咲良 颯太 柚希 朝陽 一花 琉生 美桜 律 澪".split()
 KATA_FAMILY = "ヤマダ サトウ スズキ タナカ ワタナベ イトウ ナカムラ コバヤシ カトウ ヨシダ".split()
 KATA_GIVEN = "タロウ ハナコ ケンタ ユウコ ミサキ イチロウ".split()
 FOREIGN = "スミス ジョンソン ブラウン マイケル エミリー キム グエン ミラー".split()
@@ -422,6 +429,13 @@ PERSON_CONTEXTS = [
 def make_person(rng: random.Random) -> tuple[str, str, str]:
     """(form, name span, honorific)."""
     hon = rng.choice(HONORIFICS)
+    if rng.random() < 0.2:
+        r = rng.random()
+        if r < 0.45:
+            return "rare-family", rng.choice(RARE_FAMILY), hon
+        if r < 0.8:
+            return "rare-full", rng.choice(RARE_FAMILY) + rng.choice(["", " ", "　"]) + rng.choice(MODERN_GIVEN), hon
+        return "modern-given", rng.choice(MODERN_GIVEN), hon
     r = rng.random()
     if r < 0.35:
         return "family", rng.choice(FAMILY), hon

@@ -10,12 +10,15 @@ from __future__ import annotations
 import hashlib
 import json
 import re
+import unicodedata
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
+
+import numpy as np
 
 from voc.config import VocConfig
 from voc.errors import ROW_BAD_VALUE, ROW_EMPTY, ROW_TRUNCATED, RowIssue
@@ -142,6 +145,7 @@ class RecordBuilder:
             for c in (column_map.text, column_map.title, column_map.speaker):
                 self.personal_cols.pop(c, None)  # text columns are masked span by span
         self._seen_ids = SeenIds()
+        self._first_rows = _FirstRows()
         self._touchpoint_rules = [
             (tp, tuple(kw)) for tp, kw in config.touchpoints.items()
         ]
@@ -164,7 +168,9 @@ class RecordBuilder:
             if cmap.title and title_raw:
                 out[cmap.title] = self.masker.mask(title_raw).text
 
-        voc_id = self._voc_id(raw)
+        voc_id, dup_issue = self._voc_id(raw)
+        if dup_issue is not None:
+            issues.append(dup_issue)
         base = {
             "voc_id": voc_id,
             "source_file": self.source_file,
@@ -192,6 +198,14 @@ class RecordBuilder:
             )
         elif not fatal and not text_raw.strip():
             fatal.append(RowIssue(ROW_EMPTY, "the text is empty", column=cmap.text))
+        elif not fatal and not _has_visible(text_raw):
+            fatal.append(
+                RowIssue(
+                    ROW_EMPTY,
+                    "the text is empty: it holds only spaces and invisible characters",
+                    column=cmap.text,
+                )
+            )
         if fatal:
             return self._finish(out, base, issues, fatal, [], ok=False)
 
@@ -313,28 +327,47 @@ class RecordBuilder:
         """Ids are unique per id column name: 「レビューID:123」 and 「回答ID:123」 differ."""
         return header_key(self.cmap.id or self.cmap.conversation_id or "row")
 
-    def _voc_id(self, raw: RawRow) -> str:
+    def _voc_id(self, raw: RawRow) -> tuple[str, RowIssue | None]:
+        """The row's id, and a warning when the id (or the whole row) repeats an earlier one:
+        the repeat is stored under ``id~2``, ``id~3`` ..."""
         cmap = self.cmap
         given = as_text(raw.values.get(cmap.id)) if cmap.id else ""
+        column = cmap.id
         if not given and cmap.conversation_id and not cmap.speaker:
             given = as_text(raw.values.get(cmap.conversation_id))
+            column = cmap.conversation_id
         if not given and cmap.conversation_id and cmap.speaker:
             conv = as_text(raw.values.get(cmap.conversation_id))
             turn = as_text(raw.values.get(cmap.turn)) if cmap.turn else ""
             if conv and turn:
                 given = f"{conv}#{turn}"
+                column = cmap.conversation_id
         if given:
-            k = self._seen_ids.occurrence(given)
-            return given if k == 1 else f"{given}~{k}"
-        # no id in the dump: a content hash of the whole row, numbered when rows repeat
-        blob = json.dumps(
-            {c: as_text(v) for c, v in sorted(raw.values.items()) if c != "sheet"},
-            ensure_ascii=False,
-            sort_keys=True,
+            key, what = given, f"duplicate id {given}"
+        elif all(is_blank(v) for v in raw.values.values()):
+            # nothing could be read (a broken JSON line ...): the row's place is its id
+            return "h" + _hash(self.source_file, str(raw.sheet), str(raw.row))[:15], None
+        else:
+            # no id in the dump: a content hash of the whole row, numbered when rows repeat
+            blob = json.dumps(
+                {c: as_text(v) for c, v in sorted(raw.values.items()) if c != "sheet"},
+                ensure_ascii=False,
+                sort_keys=True,
+            )
+            key, what, column = "h" + _hash(blob)[:15], "this row repeats", None
+        k = self._seen_ids.occurrence(key)
+        if k == 1:
+            self._first_rows.add(key, raw.row, raw.sheet)
+            return key, None
+        first = self._first_rows.get(key)
+        where = "an earlier row"
+        if first is not None:
+            row, sheet = first
+            where = f"row {row}" + (f" of sheet {sheet!r}" if sheet and sheet != raw.sheet else "")
+        text = f"{what}, also on {where}" if given else f"{what} {where} word for word"
+        return f"{key}~{k}", RowIssue(
+            ROW_BAD_VALUE, f"{text}; stored as {key}~{k}", column=column, fatal=False
         )
-        h = "h" + _hash(blob)[:15]
-        k = self._seen_ids.occurrence(h)
-        return h if k == 1 else f"{h}~{k}"
 
     def _parse(self, values: Mapping[str, Any], col: str | None, parser, issues, what: str) -> Any:
         if not col or is_blank(values.get(col)):
@@ -385,6 +418,60 @@ class RecordBuilder:
 
 
 _PLACEHOLDER_RE = re.compile(r"＜[^＜＞\s]{1,12}＞")
+
+
+class _FirstRows:
+    """Where each id was first seen, to say "also on row N" when it repeats.
+
+    Kept compact for dumps of millions of rows (like :class:`SeenIds`): 8-byte key hashes
+    and 8-byte (sheet, row) codes in sorted NumPy runs, searched only for duplicates.
+    """
+
+    def __init__(self, buffer: int = 65536) -> None:
+        self._buffer: dict[int, int] = {}
+        self._buffer_size = buffer
+        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
+        self._sheets: dict[str, int] = {}
+
+    @staticmethod
+    def _key(key: str) -> int:
+        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
+        return int.from_bytes(digest, "little")
+
+    def add(self, key: str, row: int, sheet: str | None) -> None:
+        s = self._sheets.setdefault(sheet or "", len(self._sheets))
+        self._buffer[self._key(key)] = (s << 40) | (row & ((1 << 40) - 1))
+        if len(self._buffer) >= self._buffer_size:
+            keys = np.fromiter(self._buffer.keys(), dtype=np.uint64, count=len(self._buffer))
+            codes = np.fromiter(self._buffer.values(), dtype=np.int64, count=len(self._buffer))
+            self._buffer.clear()
+            self._runs.append((keys, codes))
+            while len(self._runs) > 1 and len(self._runs[-1][0]) * 2 >= len(self._runs[-2][0]):
+                (k2, c2), (k1, c1) = self._runs.pop(), self._runs.pop()
+                self._runs.append((np.concatenate([k1, k2]), np.concatenate([c1, c2])))
+            keys, codes = self._runs[-1]
+            order = np.argsort(keys, kind="stable")
+            self._runs[-1] = (keys[order], codes[order])
+
+    def get(self, key: str) -> tuple[int, str | None] | None:
+        h = self._key(key)
+        code = self._buffer.get(h)
+        if code is None:
+            for keys, codes in self._runs:
+                i = int(np.searchsorted(keys, np.uint64(h)))
+                if i < len(keys) and int(keys[i]) == h:
+                    code = int(codes[i])
+                    break
+        if code is None:
+            return None
+        names = {v: k for k, v in self._sheets.items()}
+        return code & ((1 << 40) - 1), names.get(code >> 40) or None
+
+
+def _has_visible(text: str) -> bool:
+    """True when ``text`` holds a character that shows: not a space, a control or a
+    format character (zero-width space, BOM, direction marks)."""
+    return any(not ch.isspace() and unicodedata.category(ch) not in ("Cc", "Cf", "Zs", "Zl", "Zp") for ch in text)
 
 
 def guess_channel(path: Path, columns: Sequence[str], cmap: ColumnMap) -> str:

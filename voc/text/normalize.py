@@ -9,10 +9,11 @@ Order of the steps (each is a setting in :class:`NormalizeConfig`):
    combining mark, and except for voc's own placeholders (so that normalising twice gives
    the same text),
 3. URLs -> ＜URL＞, @mentions -> ＜ユーザー＞, #hashtags keep their words (#配送遅延 -> 配送遅延),
-4. personal data masked (:mod:`voc.text.pii`),
-5. runs of one repeated character bounded (ーーーー -> ーーー, !!!!!! -> !!!, wwwww -> www),
+4. runs of one repeated character bounded (ーーーー -> ーーー, !!!!!! -> !!!, wwwww -> www),
    digits excepted,
-6. spaces collapsed, lines stripped, blank lines collapsed.
+5. spaces collapsed, lines stripped, blank lines collapsed,
+6. personal data masked (:mod:`voc.text.pii`), last, so that normalizing twice gives the
+   same text.
 
 Emoji (with their ZWJ sequences and variation selectors) and kaomoji are kept: they carry
 emotion, and the classifier's SentencePiece vocabulary knows many of them.
@@ -45,8 +46,10 @@ _PROTECT_RE = re.compile(
 _CONTROL_RE = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\u200b\u2028\u2029\ufeff]")
 _SURROGATE_RE = re.compile(r"[\ud800-\udfff]")
 _URL_RE = re.compile(r"(?:https?|ftp)://[^\s<>\"'「」（）()、。]+|www\.[A-Za-z0-9\-]+\.[A-Za-z][^\s<>\"'「」（）()、。]*")
-_MENTION_RE = re.compile(r"(?<![A-Za-z0-9_.@])@[A-Za-z0-9_]{1,30}")
-_HASHTAG_RE = re.compile(r"(?<![&\w])[#＃]([^\s#＃!?！？。、,.「」()（）\[\]]+)")
+# Neither a mention nor a hashtag right after a placeholder: masking runs last, and a
+# ＜電話番号＞ put where 0000000000@abc had a digit would let a second pass see one.
+_MENTION_RE = re.compile(r"(?<![A-Za-z0-9_.@＞])@[A-Za-z0-9_]{1,30}")
+_HASHTAG_RE = re.compile(r"(?<![&\w＞])[#＃]([^\s#＃!?！？。、,.「」()（）\[\]]+)")
 _REPEAT_RE = re.compile(r"(\D)\1{3,}")
 _SPACES_RE = re.compile(r"[ \t\u3000\u00a0]+")
 _BLANK_LINES_RE = re.compile(r"\n{3,}")
@@ -118,10 +121,6 @@ class Normalizer:
             text = _URL_RE.sub(PLACEHOLDERS["url"], text)
         if cfg.replace_mentions:
             text = _MENTION_RE.sub(PLACEHOLDERS["mention"], text)
-        pii_counts: dict[str, int] = {}
-        if self.masker is not None:
-            masked = self.masker.mask(text)
-            text, pii_counts = masked.text, dict(masked.counts)
         if cfg.strip_hashtag_marks:
             text = _HASHTAG_RE.sub(r" \1", text)
         if cfg.max_repeat > 0:
@@ -130,6 +129,13 @@ class Normalizer:
         text = _SPACES_RE.sub(" ", text)
         text = "\n".join(line.strip() for line in text.split("\n"))
         text = _BLANK_LINES_RE.sub("\n\n", text).strip()
+        # masking last: every step above changes text that masking looks at (ーーーー and
+        # 京京京京 shrink, #山田太郎 loses its mark), so masking first made normalize(x) and
+        # normalize(normalize(x)) differ. Masking itself makes nothing the steps above touch.
+        pii_counts: dict[str, int] = {}
+        if self.masker is not None:
+            masked = self.masker.mask(text)
+            text, pii_counts = masked.text, dict(masked.counts)
         return Normalized(text=text, pii_counts=pii_counts, had_surrogates=had_surrogates)
 
 

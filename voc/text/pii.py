@@ -4,9 +4,14 @@ Each match is replaced by a typed placeholder such as ``＜電話番号＞`` so 
 still reads naturally for the classifier and for a CX analyst, while the data itself never
 reaches the store.
 
-The patterns run on NFKC-normalised text (full-width digits are already ASCII), in an order
-where longer, more specific forms win: e-mail, card, individual number, phone, postal
-code, address, then the user's own patterns (order numbers, member ids ...).
+The user's own patterns (order numbers, member ids ...) run first, then the built-in
+types in an order where longer, more specific forms win: e-mail, card, individual
+number, phone, postal code, address; person names last (UniDic + honorifics). Raw text
+works as well as normalized text: patterns match an ASCII view of the text in which
+full-width digits, letters and signs are their ASCII twins, one character for one.
+
+Recall per type on the seeded test set data/pii_testset/ is measured by
+benchmarks/pii_recall.py (and held by tests/text/test_pii_recall.py).
 
 >>> PiiMasker().mask("お電話は０９０－１２３４－５６７８まで").text  # doctest: +SKIP
 'お電話は＜電話番号＞まで'
@@ -14,6 +19,7 @@ code, address, then the user's own patterns (order numbers, member ids ...).
 
 from __future__ import annotations
 
+import bisect
 import re
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
@@ -55,6 +61,9 @@ _STREET_UNIT_AFTER = r"(?![0-9.,]|[円個件人本枚台回度日時分秒週年
 
 # Counters that make a number a quantity, not a lot number (3店舗, 2階, 30代).
 _COUNTER = "[円個件人名本枚台回度日時分秒週年月歳%％倍位点代店軒棟階箇ヶかカ社種色型万億千百kgmlLKGMcC]"
+
+# What may follow a bare number for it to be a lot number: a break, a particle, the end.
+_BOUNDARY = "(?=[\\s、。，,．！!？?)）」』]|[のにでへをがはもまよ]|$)"
 
 # Address parts. Prefectures are listed; a municipality is a kanji name (or one of the
 # kana-named cities) ending in 市 区 町 村, after an optional 郡 and before an optional
@@ -102,11 +111,15 @@ _ADDRESS = (
     f"|(?<![{_KANJI}ァ-ヴー])[{_KANJI}ァ-ヴー]{{1,6}}(?={_NUM}丁目|\\d{{1,5}}番地))"  # 神宮前1丁目 ...
     f"{_STREET}{_BUILDING}"
     # 祇園町北側625, 字具志頭123: a bare lot number right after municipality and town
-    f"|(?:{_PREFECTURES})?{_MUNI}{_TOWN_CHAR}{{2,12}}?\\d{{1,5}}(?![0-9.,{_DASHES}]|{_COUNTER}){_BUILDING})"
+    f"|(?:{_PREFECTURES})?{_MUNI}[{_KANJI}ァ-ヴー]{{2,12}}?(?!(?:19|20)\\d\\d(?!\\d))[1-9]\\d{{0,3}}{_BOUNDARY}{_BUILDING})"
 )
 
 BUILTIN_PATTERNS: dict[str, str] = {
-    "email": r"[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(?:\.[A-Za-z0-9\-]+)*\.[A-Za-z]{2,}",
+    # the local part starts at a word start and is bounded: a long run of letters or digits
+    # with no @ must not cost quadratic time
+    "email": (
+        r"(?<![A-Za-z0-9._%+\-])[A-Za-z0-9._%+\-]{1,64}@[A-Za-z0-9\-]{1,63}(?:\.[A-Za-z0-9\-]{1,63}){0,8}\.[A-Za-z]{2,24}"
+    ),
     # 16-digit cards in 4-4-4-4 groups, 15-digit Amex (4-6-5), 14-digit Diners (4-6-4), or
     # 14-16 digits in one run.
     "card": (
@@ -126,7 +139,7 @@ BUILTIN_PATTERNS: dict[str, str] = {
     "phone": (
         _START_TEL
         + r"(?:"
-        + r"\+81" + _PSEP + r"(?:\(0\)" + _PSEP + r"|0)?\(?\d{1,4}\)?" + _PSEP + r"\d{1,4}" + _PSEP + r"\d{3,4}"
+        + r"(?:\+81|\(\+81\))" + _PSEP + r"(?:\(0\)" + _PSEP + r"|0)?\(?\d{1,4}\)?" + _PSEP + r"\d{1,4}" + _PSEP + r"\d{3,4}"
         + r"|(?:\(0\d{1,4}\)|0\d{1,4})" + _PSEP + r"(?:\(\d{1,4}\)|\d{1,4})" + _PSEP + r"\d{3,4}"
         + r"|0\d{9,10})"
         + _END
@@ -145,7 +158,7 @@ _VALIDATORS: dict[str, Callable[[str], bool]] = {}
 
 def _valid_phone(match: str) -> bool:
     digits = re.sub(r"\D", "", match)
-    if match.startswith("+81"):
+    if match.lstrip("(").startswith("+81"):
         digits = "0" + digits[2:].removeprefix("0")
     return len(digits) in (10, 11)
 
@@ -218,21 +231,37 @@ class PiiMasker:
         through an ASCII view of the same length, and the original characters are kept
         outside the masked spans."""
         counts: Counter[str] = Counter()
+        # A placeholder changes the neighbours of what is left: 0000000000+8190... holds a
+        # second phone number once the first is masked, and MeCab may read a name once the
+        # word next to it became ＜氏名＞. Masking runs again until nothing changes, so that
+        # masking a masked text changes nothing (a second pass is rare and cheap).
+        for _ in range(_MAX_PASSES):
+            text, changed = self._mask_patterns(text, counts)
+            if self.mask_persons:
+                if self._tokenizer is None:
+                    self._tokenizer = JapaneseTokenizer()
+                text, n = _mask_person_names(text, self._tokenizer)
+                if n:
+                    counts["person"] += n
+                    changed = True
+            if not changed:
+                break
+        return MaskResult(text, dict(counts))
+
+    def _mask_patterns(self, text: str, counts: Counter[str]) -> tuple[str, bool]:
         view = text.translate(_ASCII_VIEW)
+        changed = False
         for name, pattern, placeholder in self._rules:
             spans = _find(name, pattern, view)
             if spans:
+                changed = True
                 counts[name] += len(spans)
                 text = _replace_spans(text, spans, placeholder)
                 view = _replace_spans(view, spans, placeholder)
-        if self.mask_persons:
-            if self._tokenizer is None:
-                self._tokenizer = JapaneseTokenizer()
-            text, n = _mask_person_names(text, self._tokenizer)
-            if n:
-                counts["person"] += n
-        return MaskResult(text, dict(counts))
+        return text, changed
 
+
+_MAX_PASSES = 5
 
 # Full-width digits, letters and signs -> ASCII, one character for one (spans stay valid).
 _ASCII_VIEW = {cp: cp - 0xFEE0 for cp in range(0xFF01, 0xFF5F)}
@@ -287,6 +316,7 @@ _KATAKANA_NAME_RE = re.compile(
 )
 _KATAKANA_WORD_RE = re.compile(r"[ァ-ヴー]+")
 _JOINERS = frozenset({" ", "　", "・", "･"})
+_UNSAFE_RE = re.compile("[\x00\ud800-\udfff]")
 _HAS_KANJI_RE = re.compile(r"[\u4e00-\u9fff]")
 # The most common surnames, matched as text before an honorific, whatever the tokenizer
 # makes of them: UniDic reads some as common nouns (小川 is a stream, 林 a wood) and splits
@@ -324,6 +354,8 @@ def _is_name_token(tok: Token) -> bool:
 def _is_full_name(name: str, tagger: Any) -> bool:
     """True when UniDic reads ``name`` as a family name then a given name (山田太郎), not as
     two name-like pieces of a product name (スイ|スイ)."""
+    if _UNSAFE_RE.search(name):  # MeCab takes neither NUL nor lone surrogates
+        return False
     kinds = [w.feature.pos4 for w in tagger(name) if w.feature.pos1 != "空白" and w.surface not in _JOINERS]
     return any(a == "姓" and b == "名" for a, b in zip(kinds, kinds[1:]))
 
@@ -356,13 +388,51 @@ def _name_spans_from_tokens(text: str, tokens: list[Token], tagger: Any) -> list
             spans.append((run[0].start, run[-1].end))
         elif persons >= 2 and _is_full_name(name, tagger):  # 山田太郎 (family + given name)
             spans.append((run[0].start, run[-1].end))
+        elif persons and (end := _given_name_end(text, tokens, j, run[-1].end)) is not None:
+            spans.append((run[0].start, end))  # 芦田美桜様: a given name UniDic does not know
         i = j
     return spans
 
 
-def _is_common_word(start: int, end: int, tokens: list[Token]) -> bool:
+_NAME_CHARS_RE = re.compile(r"[\u4e00-\u9fff々ぁ-ゖァ-ヴー]{1,3}")
+_NOT_GIVEN_NAMES = frozenset(
+    "店 店員 支店 本店 担当 担当者 係 係員 様 方 家 一家 夫妻 夫婦 さん 達 たち ら 等 御中 宛 宛て 氏".split()
+)
+
+
+def _given_name_end(text: str, tokens: list[Token], j: int, family_end: int) -> int | None:
+    """End of a given name the dictionary splits or reads as common words (美|桜, 一花,
+    樹), right after a family name and right before an honorific: 1-2 tokens, at most 3
+    kanji or kana, after at most one space."""
+    if j < len(tokens) and tokens[j].surface in _JOINERS:
+        j += 1
+    if j >= len(tokens) or text[family_end : tokens[j].start] not in ("", *_JOINERS):
+        return None
+    pieces = tokens[j : j + 3]
+    for k in (1, 2):
+        if len(pieces) <= k or pieces[k].surface not in _HONORIFICS:
+            continue
+        given = pieces[:k]
+        if text[given[-1].end : pieces[k].start]:
+            continue
+        word = text[given[0].start : given[-1].end]
+        if (
+            _NAME_CHARS_RE.fullmatch(word)
+            and all(t.pos not in ("助詞", "助動詞", "動詞") and t.lemma not in _NOT_GIVEN_NAMES for t in given)
+            and all(not text[a.end : b.start] for a, b in zip(given, given[1:]))
+        ):
+            return given[-1].end
+    return None
+
+
+def _is_common_word(start: int, end: int, tokens: list[Token], starts: list[int]) -> bool:
     """True when the tokens covering text[start:end] are all known common nouns."""
-    inside = [t for t in tokens if t.start < end and t.end > start]
+    k = max(bisect.bisect_right(starts, start) - 1, 0)
+    inside: list[Token] = []
+    while k < len(tokens) and tokens[k].start < end:
+        if tokens[k].end > start:
+            inside.append(tokens[k])
+        k += 1
     return bool(inside) and all(
         t.start >= start
         and t.end <= end
@@ -378,13 +448,14 @@ def _is_common_word(start: int, end: int, tokens: list[Token]) -> bool:
 
 def _name_spans_katakana(text: str, tokens: list[Token]) -> list[tuple[int, int]]:
     spans: list[tuple[int, int]] = []
+    starts = [t.start for t in tokens]
     for m in _KATAKANA_NAME_RE.finditer(text):
         words = [(w.start(), w.end()) for w in _KATAKANA_WORD_RE.finditer(text, m.start(), m.end())]
-        while words and _is_common_word(*words[0], tokens):
+        while words and _is_common_word(*words[0], tokens, starts):
             words.pop(0)
         if words and text[words[0][0] : words[-1][1]] in _COMPANIES:
             continue
-        if words and not _is_common_word(*words[-1], tokens):
+        if words and not _is_common_word(*words[-1], tokens, starts):
             spans.append((words[0][0], words[-1][1]))
     return spans
 
@@ -402,6 +473,4 @@ def _mask_person_names(text: str, tokenizer: JapaneseTokenizer) -> tuple[str, in
             spans[-1] = (spans[-1][0], max(end, spans[-1][1]))
         else:
             spans.append((start, end))
-    for start, end in reversed(spans):
-        text = text[:start] + PLACEHOLDERS["person"] + text[end:]
-    return text, len(spans)
+    return _replace_spans(text, spans, PLACEHOLDERS["person"]), len(spans)

@@ -50,6 +50,9 @@ DEFAULT_STOPWORDS: frozenset[str] = frozenset(
     """.split()
 )
 
+# Characters MeCab cannot take: NUL ends its C string, lone surrogates are not UTF-8.
+_UNSAFE_RE = re.compile("[\x00\ud800-\udfff]")
+
 # Placeholders inserted by normalization/masking: kept as single tokens, never split.
 _PLACEHOLDER_RE = re.compile(r"＜[^＜＞\s]{1,12}＞")
 
@@ -164,7 +167,14 @@ class JapaneseTokenizer:
 
     # -- tokenization -------------------------------------------------------------
     def tokenize(self, text: str) -> list[Token]:
-        """All tokens of ``text`` with character offsets (whitespace is not a token)."""
+        """All tokens of ``text`` with character offsets (whitespace is not a token).
+
+        MeCab takes UTF-8 C strings: a lone surrogate (not encodable) is read as U+FFFD and
+        a NUL (the end of a C string) as a space, one character for one, so offsets stay
+        those of ``text``.
+        """
+        if _UNSAFE_RE.search(text):
+            text = _UNSAFE_RE.sub(lambda m: " " if m.group() == "\x00" else "\ufffd", text)
         tokens: list[Token] = []
         for start, end, kind in self._segments(text):
             piece = text[start:end]
