@@ -35,7 +35,11 @@ c1, c2, c3, c4, c5 = st.columns(5)
 c1.metric(
     "件数 Volume",
     f"{cur.volume:,}",
-    delta=None if ov.volume.delta is None else f"{ov.volume.delta:+,.0f} ({ov.volume.relative:+.0%})" if ov.volume.relative is not None else f"{ov.volume.delta:+,.0f}",
+    delta=None
+    if ov.volume.delta is None
+    else f"{ov.volume.delta:+,.0f} ({ov.volume.relative:+.0%})"
+    if ov.volume.relative is not None
+    else f"{ov.volume.delta:+,.0f}",
     delta_color="off",
     help="顧客の声（レビュー・投稿・アンケート回答・通話/チャットの顧客発話）の数",
     border=True,
@@ -57,7 +61,11 @@ c3.metric(
 )
 n = cur.nps
 if n.score is not None:
-    sig = "" if ov.nps.significant is None else ("（差は統計的に有意）" if ov.nps.significant else "（差は誤差の範囲）")
+    sig = (
+        ""
+        if ov.nps.significant is None
+        else ("（差は統計的に有意）" if ov.nps.significant else "（差は誤差の範囲）")
+    )
     c4.metric(
         "NPS",
         f"{n.score:+.0f}",
@@ -81,22 +89,22 @@ if cur.rating_mean is not None:
 else:
     c5.metric("平均星評価", "—", help="この条件には星評価がありません", border=True)
 if n.score is not None:
-    st.caption(f"NPS {n.score:+.0f}（95%信頼区間 {n.ci_low:+.0f}〜{n.ci_high:+.0f}、回答 {n.n} 件）{sig}")
+    st.caption(
+        f"NPS {n.score:+.0f}（95%信頼区間 {n.ci_low:+.0f}〜{n.ci_high:+.0f}、回答 {n.n} 件）{sig}"
+    )
 
 left, right = st.columns([3, 2])
 with left:
     st.subheader("感情極性の内訳")
     share = data["sentiment"]
-    fig = go.Figure()
-    for row in share.itertuples():
-        fig.add_bar(
-            y=["全体"], x=[row.share * 100], name=row.label, orientation="h",
-            marker_color=metrics.SENTIMENT_COLORS[row.sentiment],
-            text=[f"{row.label} {row.share * 100:.0f}%（{row.n}件）"], textposition="inside", insidetextanchor="middle",
-            hovertemplate=f"{row.label}: %{{x:.1f}}%（{row.n}件）<extra></extra>",
+    st.html(
+        ui.share_bar_html(
+            [
+                (r.label, float(r.share), int(r.n), metrics.SENTIMENT_COLORS[r.sentiment])
+                for r in share.itertuples()
+            ]
         )
-    fig.update_layout(barmode="stack", xaxis={"range": [0, 100], "ticksuffix": "%"}, yaxis={"visible": False})
-    ui.plot(ui.style(fig, height=150), key="ov_sentiment")
+    )
 
     st.subheader("週ごとの感情極性")
     wk = data["weekly"]
@@ -104,8 +112,15 @@ with left:
     for key in metrics.SENTIMENTS:
         part = wk[wk["key"] == key]
         if len(part):
-            fig.add_bar(x=part["week"], y=part["n"], name=metrics.SENTIMENT_JA[key], marker_color=metrics.SENTIMENT_COLORS[key],
-                        hovertemplate="%{x|%Y-%m-%d}週: %{y}件<extra>" + metrics.SENTIMENT_JA[key] + "</extra>")
+            fig.add_bar(
+                x=part["week"],
+                y=part["n"],
+                name=metrics.SENTIMENT_JA[key],
+                marker_color=metrics.SENTIMENT_COLORS[key],
+                hovertemplate="%{x|%Y-%m-%d}週: %{y}件<extra>"
+                + metrics.SENTIMENT_JA[key]
+                + "</extra>",
+            )
     fig.update_layout(barmode="stack", yaxis={"title": "件数"})
     ui.week_axis(fig, wk["week"])
     ui.plot(ui.style(fig, height=300), key="ov_weekly")
@@ -113,27 +128,23 @@ with right:
     st.subheader("主なペインポイント")
     pp = ov.pain_points
     if len(pp):
-        show = pp.rename(columns={"label": "トピック", "complaints": "不満の件数", "previous": "前期間", "delta": "増減"})
-        st.dataframe(
-            show[["トピック", "不満の件数", "前期間", "増減"]],
-            hide_index=True,
-            width="stretch",
-            key="ov_pain_table",
-            column_config={"増減": st.column_config.NumberColumn(format="%+d")},
-        )
+        st.html(ui.pain_table_html(pp, compare=ov.previous_complete))
         st.caption("不満 = ネガティブと判定された声。トピックごとの件数と前期間からの増減。")
     else:
         st.caption("この期間にトピックの付いた不満はありません。")
     st.subheader("感情の内訳")
     em = data["emotions"]
     em = em[em["n"] > 0]
-    fig = go.Figure(
-        go.Bar(
-            x=em["n"], y=em["emotion"], orientation="h",
-            marker_color=[metrics.EMOTION_COLORS.get(e, "#888") for e in em["emotion"]],
-            text=[f"{s * 100:.0f}%" for s in em["share"]], textposition="outside",
-            hovertemplate="%{y}: %{x}件<extra></extra>",
+    st.html(
+        ui.bars_html(
+            [
+                (
+                    str(r.emotion),
+                    int(r.n),
+                    float(r.share),
+                    metrics.EMOTION_COLORS.get(r.emotion, "#888"),
+                )
+                for r in em.itertuples()
+            ]
         )
     )
-    fig.update_layout(yaxis={"autorange": "reversed"}, xaxis={"title": "件数", "range": [0, max(em["n"].max(), 1) * 1.2]})
-    ui.plot(ui.style(fig, height=260, legend=False), key="ov_emotions")

@@ -18,17 +18,25 @@ f = ctx.filters
 st.caption(ui.describe_filters(f))
 labels = dict(ctx.summary.topics)
 if not labels:
-    st.info("このストアにはトピックがありません。`voc analyze --topics <モデル>` でトピックを付けてください。")
+    st.info(
+        "このストアにはトピックがありません。`voc analyze --topics <モデル>` でトピックを付けてください。"
+    )
     st.stop()
 
 table = ui.call("topics_overview", ctx.ref, f)
-ids = [int(t) for t in table["topic_id"] if int(t) != metrics.NO_TOPIC] + ([metrics.NO_TOPIC] if metrics.NO_TOPIC in labels else [])
+ids = [int(t) for t in table["topic_id"] if int(t) != metrics.NO_TOPIC] + (
+    [metrics.NO_TOPIC] if metrics.NO_TOPIC in labels else []
+)
 if st.session_state.get("topic_select") not in ids:
     st.session_state.pop("topic_select", None)
 tid = st.selectbox(
     "トピックを開く",
     ids,
-    format_func=lambda t: f"{labels.get(t, t)}（不満 {int(table.loc[table.topic_id == t, 'complaints'].iloc[0])} 件）" if (table.topic_id == t).any() else labels.get(t, str(t)),
+    format_func=lambda t: (
+        f"{labels.get(t, t)}（不満 {int(table.loc[table.topic_id == t, 'complaints'].iloc[0])} 件）"
+        if (table.topic_id == t).any()
+        else labels.get(t, str(t))
+    ),
     key="topic_select",
 )
 data = ui.call("topics_data", ctx.ref, f, topic_id=tid, last_day=ctx.summary.last_day)
@@ -37,14 +45,27 @@ row = table[table["topic_id"] == tid].iloc[0]
 st.header(labels.get(tid, str(tid)))
 kws = row["keywords"] or []
 if kws:
-    st.html(ui.CARD_CSS + "".join(f'<span class="voc-kw">{html.escape(str(k))}</span>' for k in kws[:12]))
+    st.html(
+        ui.CARD_CSS
+        + "".join(f'<span class="voc-kw">{html.escape(str(k))}</span>' for k in kws[:12])
+    )
 c1, c2, c3, c4 = st.columns(4)
 c1.metric("声の件数", f"{int(row['voices']):,}", border=True, help="今の絞り込み条件での件数")
 c2.metric("うち不満", f"{int(row['complaints']):,}", border=True)
 neg = row.get("negativity")
-c3.metric("ネガティブ度", "—" if neg is None or neg != neg else f"{neg:.0%}", border=True, help="各声のネガティブ確率の平均")
+c3.metric(
+    "ネガティブ度",
+    "—" if metrics.missing(neg) else f"{neg:.0%}",
+    border=True,
+    help="各声のネガティブ確率の平均",
+)
 size = row.get("size")
-c4.metric("モデル上の件数", "—" if size is None or size != size else f"{int(size):,}", border=True, help="トピックモデルがこのトピックに割り当てた件数（全期間）")
+c4.metric(
+    "モデル上の件数",
+    "—" if metrics.missing(size) else f"{int(size):,}",
+    border=True,
+    help="トピックモデルがこのトピックに割り当てた件数（全期間）",
+)
 
 left, right = st.columns([3, 2])
 with left:
@@ -54,8 +75,15 @@ with left:
     for key in metrics.SENTIMENTS:
         part = wk[wk["key"] == key]
         if len(part):
-            fig.add_bar(x=part["week"], y=part["n"], name=metrics.SENTIMENT_JA[key], marker_color=metrics.SENTIMENT_COLORS[key],
-                        hovertemplate="%{x|%Y-%m-%d}週: %{y}件<extra>" + metrics.SENTIMENT_JA[key] + "</extra>")
+            fig.add_bar(
+                x=part["week"],
+                y=part["n"],
+                name=metrics.SENTIMENT_JA[key],
+                marker_color=metrics.SENTIMENT_COLORS[key],
+                hovertemplate="%{x|%Y-%m-%d}週: %{y}件<extra>"
+                + metrics.SENTIMENT_JA[key]
+                + "</extra>",
+            )
     fig.update_layout(barmode="stack", yaxis={"title": "件数"})
     ui.week_axis(fig, wk["week"])
     ui.plot(ui.style(fig, height=300), key="topic_weekly")
@@ -66,17 +94,32 @@ with right:
     if em.empty:
         st.caption("感情が判定された声がありません。")
     else:
-        fig = go.Figure(go.Pie(labels=em["emotion"], values=em["n"], hole=0.5, sort=False,
-                               marker={"colors": [metrics.EMOTION_COLORS.get(e, "#888") for e in em["emotion"]]},
-                               texttemplate="%{label}<br>%{percent:.0%}", hovertemplate="%{label}: %{value}件<extra></extra>"))
+        fig = go.Figure(
+            go.Pie(
+                labels=em["emotion"],
+                values=em["n"],
+                hole=0.5,
+                sort=False,
+                marker={"colors": [metrics.EMOTION_COLORS.get(e, "#888") for e in em["emotion"]]},
+                texttemplate="%{label}<br>%{percent:.0%}",
+                hovertemplate="%{label}: %{value}件<extra></extra>",
+            )
+        )
         fig.update_layout(margin={"t": 20, "b": 20})
         ui.plot(ui.style(fig, height=300, legend=False), key="topic_emotions")
 
 st.subheader("代表的な声")
 reps = data.get("representative")
 if reps is not None and len(reps):
-    ui.render_cards(reps.assign(topic_label=[labels.get(int(t), "") if t == t and t is not None else "" for t in reps["topic_id"]]),
-                    key_prefix="topic", relabel=ctx)
+    ui.render_cards(
+        reps.assign(
+            topic_label=[
+                "" if metrics.missing(t) else labels.get(int(t), "") for t in reps["topic_id"]
+            ]
+        ),
+        key_prefix="topic",
+        relabel=ctx,
+    )
 else:
     st.caption("代表的な声はありません。")
 
@@ -85,15 +128,34 @@ def _open_in_explore() -> None:
     st.session_state["f_topics"] = [tid]
 
 
-if st.button("このトピックの声をすべて見る（探索ページ）", key="topic_to_explore", on_click=_open_in_explore, icon=":material/search:"):
+if st.button(
+    "このトピックの声をすべて見る（探索ページ）",
+    key="topic_to_explore",
+    on_click=_open_in_explore,
+    icon=":material/search:",
+):
     st.switch_page("app_pages/explore.py")
 
 with st.expander("すべてのトピック"):
-    show = table.assign(keywords=[("・".join(map(str, k[:6])) if k else "") for k in table["keywords"]])
+    show = table.assign(
+        keywords=[("・".join(map(str, k[:6])) if k else "") for k in table["keywords"]]
+    )
     st.dataframe(
         show[["label", "keywords", "voices", "complaints", "negativity"]].rename(
-            columns={"label": "トピック", "keywords": "キーワード", "voices": "件数", "complaints": "不満", "negativity": "ネガティブ度"}
+            columns={
+                "label": "トピック",
+                "keywords": "キーワード",
+                "voices": "件数",
+                "complaints": "不満",
+                "negativity": "ネガティブ度",
+            }
         ),
-        hide_index=True, width="stretch", key="topics_table",
-        column_config={"ネガティブ度": st.column_config.ProgressColumn(format="percent", min_value=0, max_value=1)},
+        hide_index=True,
+        width="stretch",
+        key="topics_table",
+        column_config={
+            "ネガティブ度": st.column_config.ProgressColumn(
+                format="percent", min_value=0, max_value=1
+            )
+        },
     )

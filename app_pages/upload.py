@@ -21,10 +21,14 @@ path = ui.store_sidebar()
 st.markdown("書き込み先のストア: " + ui.md_escape(path))
 
 files = st.file_uploader(
-    "ファイルをドロップ", accept_multiple_files=True, key="upload_files",
+    "ファイルをドロップ",
+    accept_multiple_files=True,
+    key="upload_files",
     type=["csv", "tsv", "txt", "xlsx", "jsonl", "json", "parquet"],
 )
-go_ = st.button("分析する", key="upload_go", type="primary", disabled=not files, icon=":material/play_arrow:")
+go_ = st.button(
+    "分析する", key="upload_go", type="primary", disabled=not files, icon=":material/play_arrow:"
+)
 if go_ and files:
     with tempfile.TemporaryDirectory(prefix="voc-upload-") as tmp:
         saved = []
@@ -47,20 +51,43 @@ if go_ and files:
         from voc.pipeline import analyze
 
         try:
-            report = analyze(saved, store_path=path, scorers=scorers, on_progress=progress, command="explorer upload")
+            report = analyze(
+                saved,
+                store_path=path,
+                scorers=scorers,
+                on_progress=progress,
+                command="explorer upload",
+            )
         except VocError as exc:
             bar.empty()
             msg = str(exc)
             if getattr(exc, "code", "") in ("E402", "E403"):
-                msg = "ストアが使用中です（別の voc analyze が書き込み中？）。しばらくしてからもう一度お試しください。 The store is busy. " + msg
+                msg = (
+                    "ストアが使用中です（別の voc analyze が書き込み中？）。しばらくしてからもう一度お試しください。 The store is busy. "
+                    + msg
+                )
             st.error(msg, icon=":material/error:")
             st.stop()
         bar.progress(1.0, text="完了しました")
     ui.clear_caches()
     st.session_state["_upload_report"] = {
-        "rows": report.rows, "processed": report.processed, "errors": report.errors,
-        "warnings": report.warnings, "records": report.records, "seconds": round(report.seconds, 1),
-        "files": [{"file": Path(fr.path).name[3:], "rows": fr.rows, "errors": fr.errors, "error": fr.error} for fr in report.files],
+        "rows": report.rows,
+        "processed": report.processed,
+        "errors": report.errors,
+        "warnings": report.warnings,
+        "records": report.records,
+        "seconds": round(report.seconds, 1),
+        "files": [
+            {
+                "ファイル": Path(fr.path).name[3:],
+                "行数": fr.rows,
+                "分析した行": fr.processed,
+                "エラー行": fr.errors,
+                "注意": fr.warnings,
+                "読めなかった理由": fr.error or "",
+            }
+            for fr in report.files
+        ],
     }
 
 rep = st.session_state.get("_upload_report")

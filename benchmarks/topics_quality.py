@@ -69,7 +69,9 @@ def readability(keywords: list[list[str]]) -> float:
     import fugashi
     import unidic_lite
 
-    tagger = fugashi.Tagger(f'-d "{unidic_lite.DICDIR}" -r "{os.path.join(unidic_lite.DICDIR, "mecabrc")}"')
+    tagger = fugashi.Tagger(
+        f'-d "{unidic_lite.DICDIR}" -r "{os.path.join(unidic_lite.DICDIR, "mecabrc")}"'
+    )
     ok = total = 0
     for kws in keywords:
         for kw in kws:
@@ -78,8 +80,10 @@ def readability(keywords: list[list[str]]) -> float:
             good = bool(parts)
             for p in parts:
                 nodes = list(tagger(p))
-                if len(nodes) != 1 or nodes[0].is_unk or nodes[0].feature.pos1 in (
-                    "助詞", "助動詞", "補助記号", "記号", "空白"
+                if (
+                    len(nodes) != 1
+                    or nodes[0].is_unk
+                    or nodes[0].feature.pos1 in ("助詞", "助動詞", "補助記号", "記号", "空白")
                 ):
                     good = False
             ok += good
@@ -87,7 +91,9 @@ def readability(keywords: list[list[str]]) -> float:
 
 
 def main() -> None:
-    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--data", type=Path, default=Path("/work/shared/data/chabsa/json"))
     ap.add_argument("--min-per-class", type=int, default=20)
     ap.add_argument("--threads", type=int, default=0)
@@ -105,10 +111,15 @@ def main() -> None:
 
     texts, labels = load_chabsa(args.data, args.min_per_class)
     print(f"machine: {platform.platform()} | cpus {os.cpu_count()}")
-    print(f"chABSA: {len(texts)} sentences with one aspect category, {len(set(labels))} categories "
-          f"(largest {Counter(labels).most_common(1)[0][1]})", flush=True)
+    print(
+        f"chABSA: {len(texts)} sentences with one aspect category, {len(set(labels))} categories "
+        f"(largest {Counter(labels).most_common(1)[0][1]})",
+        flush=True,
+    )
     cfg = TopicConfig(seed=42, threads=args.threads)
-    emb_model = E5Embedder(prefix=cfg.embedding_prefix, quantize=cfg.quantize, threads=args.threads, progress=True)
+    emb_model = E5Embedder(
+        prefix=cfg.embedding_prefix, quantize=cfg.quantize, threads=args.threads, progress=True
+    )
     t0 = time.perf_counter()
     emb = emb_model.embed(texts)
     print(f"embeddings: {time.perf_counter() - t0:.1f}s", flush=True)
@@ -134,16 +145,28 @@ def main() -> None:
     fits = {}
     for tag, seed in (("a", 42), ("b", 42), ("c", 7)):
         t = time.perf_counter()
-        tm = TopicModeler(cfg.replace(seed=seed), embedding_model=E5Embedder(
-            prefix=cfg.embedding_prefix, quantize=cfg.quantize, threads=args.threads))
+        tm = TopicModeler(
+            cfg.replace(seed=seed),
+            embedding_model=E5Embedder(
+                prefix=cfg.embedding_prefix, quantize=cfg.quantize, threads=args.threads
+            ),
+        )
         tm.fit(texts)  # embeds again through the cache: the whole command, not just clustering
         fits[tag] = (tm, time.perf_counter() - t)
     tm, secs = fits["a"]
     same = bool(np.array_equal(fits["a"][0].topics_, fits["b"][0].topics_)) and (
         fits["a"][0].keywords_ == fits["b"][0].keywords_
     )
-    row("voc", tm.topics_, [tm.keywords_[t] for t in tm.topic_ids], secs,
-        {"same_seed_identical": same, "ARI_seed42_vs_7": ari(fits["a"][0].topics_, fits["c"][0].topics_)})
+    row(
+        "voc",
+        tm.topics_,
+        [tm.keywords_[t] for t in tm.topic_ids],
+        secs,
+        {
+            "same_seed_identical": same,
+            "ARI_seed42_vs_7": ari(fits["a"][0].topics_, fits["c"][0].topics_),
+        },
+    )
     print("voc topics (seed 42):")
     for info in tm.topic_info()[:12]:
         print(f"  [{info.topic_id}] {info.label} ({info.size}): {' / '.join(info.keywords[:6])}")
@@ -155,7 +178,9 @@ def main() -> None:
     def plain(seed):
         # BERTopic's default UMAP has no random_state; to measure "same seed" we pass the
         # default parameters with a seed (the defaults themselves are not reproducible).
-        umap_model = UMAP(n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed)
+        umap_model = UMAP(
+            n_neighbors=15, n_components=5, min_dist=0.0, metric="cosine", random_state=seed
+        )
         bt = BERTopic(umap_model=umap_model, language="multilingual", embedding_model=emb_model)
         t = time.perf_counter()
         topics, _ = bt.fit_transform(texts, emb)
@@ -165,8 +190,16 @@ def main() -> None:
     _, top_b, _ = plain(42)
     _, top_c, _ = plain(7)
     kws = [[w for w, _ in bt_a.get_topic(t)] for t in sorted(set(top_a.tolist()) - {-1})]
-    row("bertopic-plain", top_a, kws, secs,
-        {"same_seed_identical": bool(np.array_equal(top_a, top_b)), "ARI_seed42_vs_7": ari(top_a, top_c)})
+    row(
+        "bertopic-plain",
+        top_a,
+        kws,
+        secs,
+        {
+            "same_seed_identical": bool(np.array_equal(top_a, top_b)),
+            "ARI_seed42_vs_7": ari(top_a, top_c),
+        },
+    )
     print("plain BERTopic keywords (first topics):")
     for k in kws[:3]:
         print("  ", " / ".join(w[:30] for w in k[:4]))
@@ -175,23 +208,37 @@ def main() -> None:
     k = len(set(labels))
     tok = TopicTokenizer()
     t = time.perf_counter()
-    X = TfidfVectorizer(tokenizer=tok, lowercase=False, token_pattern=None, min_df=2).fit_transform(texts)
+    X = TfidfVectorizer(tokenizer=tok, lowercase=False, token_pattern=None, min_df=2).fit_transform(
+        texts
+    )
     km_a = KMeans(n_clusters=k, random_state=42, n_init=10).fit_predict(X)
     secs = time.perf_counter() - t
     km_b = KMeans(n_clusters=k, random_state=42, n_init=10).fit_predict(X)
     km_c = KMeans(n_clusters=k, random_state=7, n_init=10).fit_predict(X)
-    row("tfidf-kmeans", km_a, None, secs,
-        {"same_seed_identical": bool(np.array_equal(km_a, km_b)), "ARI_seed42_vs_7": ari(km_a, km_c)})
+    row(
+        "tfidf-kmeans",
+        km_a,
+        None,
+        secs,
+        {
+            "same_seed_identical": bool(np.array_equal(km_a, km_b)),
+            "ARI_seed42_vs_7": ari(km_a, km_c),
+        },
+    )
 
     print()
-    head = f"{'method':<16}{'ARI':>7}{'NMI':>7}{'outliers':>10}{'topics':>8}{'readable':>10}" \
-           f"{'same seed':>11}{'ARI 42v7':>10}{'fit s':>8}"
+    head = (
+        f"{'method':<16}{'ARI':>7}{'NMI':>7}{'outliers':>10}{'topics':>8}{'readable':>10}"
+        f"{'same seed':>11}{'ARI 42v7':>10}{'fit s':>8}"
+    )
     print(head)
     print("-" * len(head))
     for r in results:
-        print(f"{r['method']:<16}{r['ARI']:>7.3f}{r['NMI']:>7.3f}{100 * r['outliers']:>9.1f}%{r['topics']:>8}"
-              f"{r['readable']:>10.2f}{str(r['same_seed_identical']):>11}{r['ARI_seed42_vs_7']:>10.3f}"
-              f"{r['seconds']:>8.1f}")
+        print(
+            f"{r['method']:<16}{r['ARI']:>7.3f}{r['NMI']:>7.3f}{100 * r['outliers']:>9.1f}%{r['topics']:>8}"
+            f"{r['readable']:>10.2f}{r['same_seed_identical']!s:>11}{r['ARI_seed42_vs_7']:>10.3f}"
+            f"{r['seconds']:>8.1f}"
+        )
     print(json.dumps(results, ensure_ascii=False, default=float))
 
 

@@ -17,7 +17,9 @@ from voc.errors import StoreError
 from voc.metrics import Filters
 from voc.store import Store
 
-_spec = importlib.util.spec_from_file_location("voc_fixture_store", Path(__file__).parent / "app" / "fixture_store.py")
+_spec = importlib.util.spec_from_file_location(
+    "voc_fixture_store", Path(__file__).parent / "app" / "fixture_store.py"
+)
 fixture_store = importlib.util.module_from_spec(_spec)  # type: ignore[arg-type]
 _spec.loader.exec_module(fixture_store)  # type: ignore[union-attr]
 
@@ -32,8 +34,20 @@ def make_store(path: Path, rows: list[dict], topics: dict[int, str] | None = Non
             st.con.execute(
                 "INSERT INTO feedback (record_id, voc_id, is_voc, channel, touchpoint, created_at, rating, nps, "
                 "title, text, text_normalized, keywords) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                [r["id"], r["id"], r.get("voc", True), r.get("ch", "survey"), r.get("tp", "other"), r.get("at"),
-                 r.get("rating"), r.get("nps"), r.get("title"), text, text, r.get("keywords", [])],
+                [
+                    r["id"],
+                    r["id"],
+                    r.get("voc", True),
+                    r.get("ch", "survey"),
+                    r.get("tp", "other"),
+                    r.get("at"),
+                    r.get("rating"),
+                    r.get("nps"),
+                    r.get("title"),
+                    text,
+                    text,
+                    r.get("keywords", []),
+                ],
             )
             if r.get("sent"):
                 pn, pu, pp = PROBS[r["sent"]]
@@ -48,7 +62,9 @@ def make_store(path: Path, rows: list[dict], topics: dict[int, str] | None = Non
                     [r["id"], r["topic"]],
                 )
         for tid, label in (topics or {}).items():
-            st.con.execute("INSERT INTO topics VALUES ('tm1', ?, ?, '[\"kw\"]', 0, '[]')", [tid, label])
+            st.con.execute(
+                "INSERT INTO topics VALUES ('tm1', ?, ?, '[\"kw\"]', 0, '[]')", [tid, label]
+            )
     return path
 
 
@@ -58,22 +74,139 @@ def d(day: int, month: int = 3) -> datetime:
 
 # Week A = Mon 2026-03-02..03-08, week B = 03-09..03-15.
 SMALL = [
-    dict(id="a1", ch="survey", tp="delivery", at=d(2), nps=2, sent="negative", emo="怒り", topic=0),
-    dict(id="a2", ch="survey", tp="delivery", at=d(3), nps=5, sent="negative", emo="悲しみ", topic=0),
-    dict(id="a3", ch="survey", tp="store", at=d(4), nps=9, sent="positive", emo="喜び", topic=1),
-    dict(id="a4", ch="review", tp="product", at=d(5), rating=1, sent="negative", emo="悲しみ", topic=2),
-    dict(id="a5", ch="review", tp="product", at=d(6), rating=5, sent="positive", emo="喜び", topic=-1),
-    dict(id="b1", ch="survey", tp="delivery", at=d(9), nps=0, sent="negative", emo="怒り", topic=0,
-         text="配送が遅れて届いた箱が潰れていた", keywords=["配送", "遅れる", "届く", "箱", "潰れる"]),
-    dict(id="b2", ch="survey", tp="delivery", at=d(10), nps=6, sent="negative", emo="怒り", topic=0),
-    dict(id="b3", ch="survey", tp="delivery", at=d(10), nps=3, sent="negative", emo="悲しみ", topic=0,
-         text="ﾊﾟｯｷﾝが固い", keywords=["パッキン", "固い"]),
-    dict(id="b4", ch="survey", tp="store", at=d(11), nps=10, sent="positive", emo="安心", topic=1),
-    dict(id="b5", ch="survey", tp="store", at=d(12), nps=8, sent="neutral", emo="平静", topic=1),
-    dict(id="b6", ch="review", tp="product", at=d(13), rating=4, sent="positive", emo="喜び", topic=2),
-    dict(id="b7", ch="sns", tp="app", at=d(14), sent="neutral", emo="平静"),
-    dict(id="op", ch="call", tp="call_center", at=d(10), voc=False, sent="neutral", emo="平静"),
-    dict(id="b8", ch="sns", tp="app", at=None, sent="negative", emo="怒り", topic=3),
+    {
+        "id": "a1",
+        "ch": "survey",
+        "tp": "delivery",
+        "at": d(2),
+        "nps": 2,
+        "sent": "negative",
+        "emo": "怒り",
+        "topic": 0,
+    },
+    {
+        "id": "a2",
+        "ch": "survey",
+        "tp": "delivery",
+        "at": d(3),
+        "nps": 5,
+        "sent": "negative",
+        "emo": "悲しみ",
+        "topic": 0,
+    },
+    {
+        "id": "a3",
+        "ch": "survey",
+        "tp": "store",
+        "at": d(4),
+        "nps": 9,
+        "sent": "positive",
+        "emo": "喜び",
+        "topic": 1,
+    },
+    {
+        "id": "a4",
+        "ch": "review",
+        "tp": "product",
+        "at": d(5),
+        "rating": 1,
+        "sent": "negative",
+        "emo": "悲しみ",
+        "topic": 2,
+    },
+    {
+        "id": "a5",
+        "ch": "review",
+        "tp": "product",
+        "at": d(6),
+        "rating": 5,
+        "sent": "positive",
+        "emo": "喜び",
+        "topic": -1,
+    },
+    {
+        "id": "b1",
+        "ch": "survey",
+        "tp": "delivery",
+        "at": d(9),
+        "nps": 0,
+        "sent": "negative",
+        "emo": "怒り",
+        "topic": 0,
+        "text": "配送が遅れて届いた箱が潰れていた",
+        "keywords": ["配送", "遅れる", "届く", "箱", "潰れる"],
+    },
+    {
+        "id": "b2",
+        "ch": "survey",
+        "tp": "delivery",
+        "at": d(10),
+        "nps": 6,
+        "sent": "negative",
+        "emo": "怒り",
+        "topic": 0,
+    },
+    {
+        "id": "b3",
+        "ch": "survey",
+        "tp": "delivery",
+        "at": d(10),
+        "nps": 3,
+        "sent": "negative",
+        "emo": "悲しみ",
+        "topic": 0,
+        "text": "ﾊﾟｯｷﾝが固い",
+        "keywords": ["パッキン", "固い"],
+    },
+    {
+        "id": "b4",
+        "ch": "survey",
+        "tp": "store",
+        "at": d(11),
+        "nps": 10,
+        "sent": "positive",
+        "emo": "安心",
+        "topic": 1,
+    },
+    {
+        "id": "b5",
+        "ch": "survey",
+        "tp": "store",
+        "at": d(12),
+        "nps": 8,
+        "sent": "neutral",
+        "emo": "平静",
+        "topic": 1,
+    },
+    {
+        "id": "b6",
+        "ch": "review",
+        "tp": "product",
+        "at": d(13),
+        "rating": 4,
+        "sent": "positive",
+        "emo": "喜び",
+        "topic": 2,
+    },
+    {"id": "b7", "ch": "sns", "tp": "app", "at": d(14), "sent": "neutral", "emo": "平静"},
+    {
+        "id": "op",
+        "ch": "call",
+        "tp": "call_center",
+        "at": d(10),
+        "voc": False,
+        "sent": "neutral",
+        "emo": "平静",
+    },
+    {
+        "id": "b8",
+        "ch": "sns",
+        "tp": "app",
+        "at": None,
+        "sent": "negative",
+        "emo": "怒り",
+        "topic": 3,
+    },
 ]
 LABELS = {0: "配送・遅延", 1: "店舗・接客", 2: "品質", 3: "アプリ", -1: "その他"}
 WEEK_B = Filters(period=(date(2026, 3, 9), date(2026, 3, 15)))
@@ -85,6 +218,12 @@ def small(tmp_path: Path):
     con = m.open_snapshot(path)
     yield con, path
     con.close()
+
+
+def test_docstring_examples() -> None:
+    import doctest
+
+    assert doctest.testmod(m).failed == 0
 
 
 def test_filters_previous_period_has_the_same_length() -> None:
@@ -128,7 +267,9 @@ def test_overview_against_the_previous_period(small) -> None:
     assert ov.rating.current == 4.0 and ov.rating.previous == 3.0
     assert ov.previous_complete
     pp = ov.pain_points
-    assert pp[["topic_id", "label", "complaints", "previous", "delta"]].values.tolist() == [[0, "配送・遅延", 3, 2, 1]]
+    assert pp[["topic_id", "label", "complaints", "previous", "delta"]].values.tolist() == [
+        [0, "配送・遅延", 3, 2, 1]
+    ]
 
 
 def test_overview_without_data_before_does_not_compare(small) -> None:
@@ -153,6 +294,9 @@ def test_overview_without_data_before_does_not_compare(small) -> None:
         (Filters(search="パッキン"), 1),  # half-width text, NFKC-normalised search
         (Filters(search="配送 潰れ"), 1),
         (Filters(search="'; DROP TABLE feedback; --"), 0),  # a parameter, never SQL
+        (Filters(search="テキスト B2"), 1),  # Latin letters: case-insensitive (RE2)
+        (Filters(search="(b1"), 0),  # regex characters are literal
+        (Filters(search="b.*"), 0),
     ],
 )
 def test_filters_count(small, filters, volume) -> None:
@@ -164,7 +308,10 @@ def test_filters_count(small, filters, volume) -> None:
 def test_pain_points_cells(small) -> None:
     con, _ = small
     cells = m.pain_points(con, WEEK_B).sort_values(["touchpoint", "topic_id"])
-    got = [(r.touchpoint, r.topic_id, r.label, r.volume, r.complaints, round(r.negativity, 3)) for r in cells.itertuples()]
+    got = [
+        (r.touchpoint, r.topic_id, r.label, r.volume, r.complaints, round(r.negativity, 3))
+        for r in cells.itertuples()
+    ]
     assert got == [
         ("delivery", 0, "配送・遅延", 3, 3, 0.9),
         ("product", 2, "品質", 1, 0, 0.05),
@@ -177,8 +324,12 @@ def test_weekly_fills_every_week_and_value(small) -> None:
     wk = m.weekly(con, Filters(), "sentiment")
     table = {(str(r.week.date()), r.key): r.n for r in wk.itertuples()}
     assert table == {
-        ("2026-03-02", "negative"): 3, ("2026-03-02", "neutral"): 0, ("2026-03-02", "positive"): 2,
-        ("2026-03-09", "negative"): 3, ("2026-03-09", "neutral"): 2, ("2026-03-09", "positive"): 2,
+        ("2026-03-02", "negative"): 3,
+        ("2026-03-02", "neutral"): 0,
+        ("2026-03-02", "positive"): 2,
+        ("2026-03-09", "negative"): 3,
+        ("2026-03-09", "neutral"): 2,
+        ("2026-03-09", "positive"): 2,
     }
     shares = wk[wk["week"] == "2026-03-09"].set_index("key")["share"]
     assert shares["negative"] == pytest.approx(3 / 7)
@@ -187,7 +338,11 @@ def test_weekly_fills_every_week_and_value(small) -> None:
 def test_sentiment_share_and_emotion_mix(small) -> None:
     con, _ = small
     share = m.sentiment_share(con, WEEK_B)
-    assert share[["sentiment", "n"]].values.tolist() == [["negative", 3], ["neutral", 2], ["positive", 2]]
+    assert share[["sentiment", "n"]].values.tolist() == [
+        ["negative", 3],
+        ["neutral", 2],
+        ["positive", 2],
+    ]
     emo = m.emotion_mix(con, WEEK_B).set_index("emotion")["n"].to_dict()
     assert emo == {"怒り": 2, "悲しみ": 1, "平静": 2, "安心": 1, "喜び": 1}
 
@@ -228,11 +383,38 @@ def spiky(tmp_path: Path):
         x0 = 10 if w == 8 else 2
         for i in range(20):
             if i < x0:
-                rows.append(dict(id=f"w{w}t0_{i}", tp="delivery", at=at, sent="negative", emo="怒り", topic=0))
+                rows.append(
+                    {
+                        "id": f"w{w}t0_{i}",
+                        "tp": "delivery",
+                        "at": at,
+                        "sent": "negative",
+                        "emo": "怒り",
+                        "topic": 0,
+                    }
+                )
             elif i == 19:
-                rows.append(dict(id=f"w{w}t1", tp="app", at=at, sent="negative", emo="悲しみ", topic=1))
+                rows.append(
+                    {
+                        "id": f"w{w}t1",
+                        "tp": "app",
+                        "at": at,
+                        "sent": "negative",
+                        "emo": "悲しみ",
+                        "topic": 1,
+                    }
+                )
             else:
-                rows.append(dict(id=f"w{w}n{i}", tp="store", at=at, sent="neutral", emo="平静", topic=-1))
+                rows.append(
+                    {
+                        "id": f"w{w}n{i}",
+                        "tp": "store",
+                        "at": at,
+                        "sent": "neutral",
+                        "emo": "平静",
+                        "topic": -1,
+                    }
+                )
     path = make_store(tmp_path / "spiky.duckdb", rows, {0: "配送", 1: "アプリ"})
     con = m.open_snapshot(path)
     yield con
@@ -253,7 +435,13 @@ def test_spike_exact_conditional_test(spiky) -> None:
     assert other["p"] == pytest.approx(_exact_tail(1, 9, 19 / (19 + 152)), rel=1e-9)
     assert r["q"] == pytest.approx(min(2 * r["p"], 1.0))  # BH over the 2 topics of that week
     # weeks 5-8 are tested (4+ baseline weeks) and normal; weeks 1-4 are not tested
-    assert sorted({str(w.date()) for w in sp["week"]}) == ["2026-02-02", "2026-02-09", "2026-02-16", "2026-02-23", "2026-03-02"]
+    assert sorted({str(w.date()) for w in sp["week"]}) == [
+        "2026-02-02",
+        "2026-02-09",
+        "2026-02-16",
+        "2026-02-23",
+        "2026-03-02",
+    ]
     assert set(sp[sp["week"] < r["week"]]["status"]) == {"normal"}
     assert "2026-03-02 の週" in m.spike_sentence(r) and "10 件" in m.spike_sentence(r)
 
@@ -261,7 +449,9 @@ def test_spike_exact_conditional_test(spiky) -> None:
 def test_spikes_by_touchpoint_and_benjamini_hochberg(spiky) -> None:
     sp = m.spikes(spiky, Filters(), by="touchpoint")
     assert set(sp[sp["status"] == "spike"]["key"]) == {"delivery"}
-    assert m.benjamini_hochberg([0.01, 0.04, 0.03, 0.2]) == pytest.approx([0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.2])
+    assert m.benjamini_hochberg([0.01, 0.04, 0.03, 0.2]) == pytest.approx(
+        [0.04, 0.04 * 4 / 3, 0.04 * 4 / 3, 0.2]
+    )
 
 
 # -- drivers --------------------------------------------------------------------------------
@@ -269,8 +459,14 @@ def test_drivers_welch_interval(tmp_path: Path) -> None:
     scipy_stats = pytest.importorskip("scipy.stats")
     low = [2, 3, 4, 3, 3]
     high = [8, 9, 10, 9, 9, 8, 10]
-    rows = [dict(id=f"l{i}", nps=v, at=d(2), sent="negative", topic=0) for i, v in enumerate(low)]
-    rows += [dict(id=f"h{i}", nps=v, at=d(2), sent="positive", topic=1) for i, v in enumerate(high)]
+    rows = [
+        {"id": f"l{i}", "nps": v, "at": d(2), "sent": "negative", "topic": 0}
+        for i, v in enumerate(low)
+    ]
+    rows += [
+        {"id": f"h{i}", "nps": v, "at": d(2), "sent": "positive", "topic": 1}
+        for i, v in enumerate(high)
+    ]
     path = make_store(tmp_path / "drv.duckdb", rows, {0: "配送・遅延・到着", 1: "接客"})
     con = m.open_snapshot(path)
     dr = m.drivers(con, Filters(), outcome="nps")
@@ -286,7 +482,9 @@ def test_drivers_welch_interval(tmp_path: Path) -> None:
         f"「配送・遅延・到着」に触れた回答は、推奨度（0〜10）が他の回答より平均 6.0 点低い"
         f"（95%信頼区間 {-ref.high:.1f}〜{-ref.low:.1f} 点、n=5）。"
     )
-    assert first["sentence_en"].startswith("Voices about “配送・遅延・到着” give a likelihood to recommend (0-10) 6.0 points lower")
+    assert first["sentence_en"].startswith(
+        "Voices about “配送・遅延・到着” give a likelihood to recommend (0-10) 6.0 points lower"
+    )
     assert dr.iloc[1]["diff"] == pytest.approx(6.0)
     con.close()
 
@@ -320,7 +518,11 @@ def test_highlight_spans(text, query, spans) -> None:
     ("text", "query", "html"),
     [
         ("<b>配送</b>が遅い", "配送", "&lt;b&gt;<mark>配送</mark>&lt;/b&gt;が遅い"),
-        ('<img src=x onerror="alert(1)">遅い', "遅い", "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;<mark>遅い</mark>"),
+        (
+            '<img src=x onerror="alert(1)">遅い',
+            "遅い",
+            "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;<mark>遅い</mark>",
+        ),
         ("一行目\n二行目", "二行", "一行目<br><mark>二行</mark>目"),
         ("<mark>", "mark", "&lt;<mark>mark</mark>&gt;"),
     ],
@@ -333,7 +535,19 @@ def test_highlight_html_escapes_customer_text(text, query, html) -> None:
 def test_export_csv_and_excel(small) -> None:
     con, _ = small
     df = m.export_frame(con, WEEK_B)
-    assert list(df.columns) == ["record_id", "日時", "チャネル", "接点", "星評価", "推奨度", "感情極性", "スコア", "感情", "トピック", "本文"]
+    assert list(df.columns) == [
+        "record_id",
+        "日時",
+        "チャネル",
+        "接点",
+        "星評価",
+        "推奨度",
+        "感情極性",
+        "スコア",
+        "感情",
+        "トピック",
+        "本文",
+    ]
     assert len(df) == 7 and set(df["接点"]) == {"配送", "店舗", "商品", "アプリ"}
     raw = m.to_csv_bytes(df)
     assert raw.startswith(b"\xef\xbb\xbf")
@@ -342,39 +556,84 @@ def test_export_csv_and_excel(small) -> None:
 
     wb = openpyxl.load_workbook(io.BytesIO(m.to_excel_bytes(df)))
     assert wb.active.max_row == 8 and wb.active["K1"].value == "本文"
+    searched = m.export_frame(
+        con, Filters(search="遅れる", topics=(0,))
+    )  # every filter, joined with topics
+    assert searched["record_id"].tolist() == ["b1"] and searched["トピック"].tolist() == [
+        "配送・遅延"
+    ]
 
 
 def test_excel_cells_are_never_formulas() -> None:
     import openpyxl
     import pandas as pd
 
-    raw = m.to_excel_bytes(pd.DataFrame({"本文": ["=HYPERLINK(\"http://x\")", "普通の声"]}))
+    raw = m.to_excel_bytes(pd.DataFrame({"本文": ['=HYPERLINK("http://x")', "普通の声"]}))
     ws = openpyxl.load_workbook(io.BytesIO(raw)).active
-    assert ws["A2"].value == "'=HYPERLINK(\"http://x\")" and ws["A2"].data_type == "s"
+    assert ws["A2"].value == '\'=HYPERLINK("http://x")' and ws["A2"].data_type == "s"
 
 
 def test_corrections_roundtrip_and_training_export(small, tmp_path: Path) -> None:
     con, path = small
     con.close()
     t0 = datetime(2026, 3, 20, 9, 0)
-    m.save_corrections(path, [
-        m.Correction("b5", "sentiment", "negative", "ana", old_value="neutral", corrected_at=t0),
-        m.Correction("b5", "emotion", "怒り", "ana", old_value="平静", corrected_at=t0),
-        m.Correction("b7", "topic", "アプリ", "ana", corrected_at=t0),
-    ])
-    m.save_corrections(path, [m.Correction("b5", "sentiment", "positive", "ken", old_value="negative",
-                                           corrected_at=datetime(2026, 3, 21, 9, 0), note="皮肉ではない")])
+    m.save_corrections(
+        path,
+        [
+            m.Correction(
+                "b5", "sentiment", "negative", "ana", old_value="neutral", corrected_at=t0
+            ),
+            m.Correction("b5", "emotion", "怒り", "ana", old_value="平静", corrected_at=t0),
+            m.Correction("b7", "topic", "アプリ", "ana", corrected_at=t0),
+        ],
+    )
+    m.save_corrections(
+        path,
+        [
+            m.Correction(
+                "b5",
+                "sentiment",
+                "positive",
+                "ken",
+                old_value="negative",
+                corrected_at=datetime(2026, 3, 21, 9, 0),
+                note="皮肉ではない",
+            )
+        ],
+    )
     snap = m.open_snapshot(path)
     b5 = m.records(snap, ["b5"]).iloc[0]
-    assert (b5["sentiment"], b5["model_sentiment"], b5["emotion"], b5["corrected"]) == ("positive", "neutral", "怒り", True)
+    assert (b5["sentiment"], b5["model_sentiment"], b5["emotion"], b5["corrected"]) == (
+        "positive",
+        "neutral",
+        "怒り",
+        True,
+    )
     assert m.records(snap, ["b7"]).iloc[0]["topic_id"] == 3
     assert m.headline(snap, WEEK_B).sentiment_counts == {"negative": 3, "neutral": 1, "positive": 3}
     out = m.corrections_export(snap)
-    assert list(out.columns) == ["record_id", "text", "sentiment", "emotion", "topic", "corrected_by", "corrected_at"]
+    assert list(out.columns) == [
+        "record_id",
+        "text",
+        "sentiment",
+        "emotion",
+        "topic",
+        "corrected_by",
+        "corrected_at",
+    ]
     rows = {r.record_id: r for r in out.itertuples()}
     assert set(rows) == {"b5", "b7"}
-    assert (rows["b5"].sentiment, rows["b5"].emotion, rows["b5"].topic, rows["b5"].corrected_by) == ("positive", "怒り", "店舗・接客", "ken")
-    assert (rows["b7"].sentiment, rows["b7"].topic, rows["b7"].corrected_by) == ("neutral", "アプリ", "ana")
+    assert (
+        rows["b5"].sentiment,
+        rows["b5"].emotion,
+        rows["b5"].topic,
+        rows["b5"].corrected_by,
+    ) == ("positive", "怒り", "店舗・接客", "ken")
+    assert (rows["b7"].sentiment, rows["b7"].topic, rows["b7"].corrected_by) == (
+        "neutral",
+        "アプリ",
+        "ana",
+    )
     assert len(m.correction_history(snap, "b5")) == 3
     # the training reader counts the file as corrections (source kind "corrections")
     target = tmp_path / "corrections.csv"
@@ -413,8 +672,14 @@ def test_busy_store_is_reported(small) -> None:
     con, path = small
     con.close()
     holder = subprocess.Popen(  # another process (voc analyze) holds the store
-        [sys.executable, "-c", "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(60)", str(path)],
-        stdout=subprocess.PIPE, text=True,
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys, time; c = duckdb.connect(sys.argv[1]); print('ok', flush=True); time.sleep(60)",
+            str(path),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
     )
     try:
         assert holder.stdout.readline().strip() == "ok"
@@ -466,7 +731,15 @@ def test_sample_summary(sample) -> None:
     s = m.summary(sample)
     assert (s.first_day, s.last_day) == (date(2026, 6, 1), date(2026, 9, 6))
     assert s.voices == 540  # reviews 182 + SNS 121 + survey 100 + customer turns 102 + 35
-    assert set(s.touchpoints) == {"store", "ec_site", "app", "call_center", "delivery", "payment", "product"}
+    assert set(s.touchpoints) == {
+        "store",
+        "ec_site",
+        "app",
+        "call_center",
+        "delivery",
+        "payment",
+        "product",
+    }
     # the survey: 31 promoters, 19 passives, 50 detractors (data/sample/README.md)
     assert m.nps(sample, Filters()).score == pytest.approx(-19.0)
 
@@ -474,6 +747,10 @@ def test_sample_summary(sample) -> None:
 def test_sample_delivery_spike_in_week_9(sample) -> None:
     sp = m.spikes(sample, Filters())
     spikes = sp[sp["status"] == "spike"]
-    assert ("2026-07-27", "配送・遅延・到着") in {(str(r.week.date()), r.label) for r in spikes.itertuples()}
+    assert ("2026-07-27", "配送・遅延・到着") in {
+        (str(r.week.date()), r.label) for r in spikes.itertuples()
+    }
     by_tp = m.spikes(sample, Filters(), by="touchpoint")
-    assert ("2026-07-27", "delivery") in {(str(r.week.date()), r.key) for r in by_tp[by_tp["status"] == "spike"].itertuples()}
+    assert ("2026-07-27", "delivery") in {
+        (str(r.week.date()), r.key) for r in by_tp[by_tp["status"] == "spike"].itertuples()
+    }

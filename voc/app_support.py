@@ -35,10 +35,29 @@ logger = logging.getLogger(__name__)
 DEFAULT_STORE = "out/voc.duckdb"
 FONT_FAMILY = '"Noto Sans CJK JP", "Noto Sans JP", "Hiragino Sans", "Yu Gothic", Meiryo, sans-serif'
 # a qualitative palette for topics/touchpoints (sentiment and emotion have fixed colours)
-PALETTE = ("#4C78A8", "#F58518", "#54A24B", "#B279A2", "#E45756", "#72B7B2", "#EECA3B", "#9D755D", "#FF9DA6", "#BAB0AC")
+PALETTE = (
+    "#4C78A8",
+    "#F58518",
+    "#54A24B",
+    "#B279A2",
+    "#E45756",
+    "#72B7B2",
+    "#EECA3B",
+    "#9D755D",
+    "#FF9DA6",
+    "#BAB0AC",
+)
 PRESETS: dict[str, int | None] = {"直近4週": 4, "直近13週": 13, "全期間": None, "期間を指定": -1}
 PAGE_SIZE = 20
-FILTER_KEYS = ("f_period_preset", "f_period_range", "f_channels", "f_touchpoints", "f_sentiments", "f_emotions", "f_topics")
+FILTER_KEYS = (
+    "f_period_preset",
+    "f_period_range",
+    "f_channels",
+    "f_touchpoints",
+    "f_sentiments",
+    "f_emotions",
+    "f_topics",
+)
 
 
 # -- the store -------------------------------------------------------------------------------
@@ -107,7 +126,9 @@ def call(name: str, ref: StoreRef, filters: Filters | None = None, **kwargs: Any
 
 
 @st.cache_data(max_entries=1024, show_spinner=False)
-def _cached_call(name: str, ref: StoreRef, filters: Filters | None, kwargs: tuple[tuple[str, Any], ...]) -> Any:
+def _cached_call(
+    name: str, ref: StoreRef, filters: Filters | None, kwargs: tuple[tuple[str, Any], ...]
+) -> Any:
     con = snapshot(ref)
     fn = PAGE_DATA[name] if name in PAGE_DATA else getattr(metrics, name)
     return fn(con, filters, **dict(kwargs)) if filters is not None else fn(con, **dict(kwargs))
@@ -131,10 +152,15 @@ def overview_data(con: Any, f: Filters, last_day: date | None = None) -> dict[st
 
 
 def pain_points_data(con: Any, f: Filters) -> dict[str, Any]:
-    return {"cells": metrics.pain_points(con, f), "verbatims": metrics.verbatims(con, f, 1, 10, "most_negative")}
+    return {
+        "cells": metrics.pain_points(con, f),
+        "verbatims": metrics.verbatims(con, f, 1, 10, "most_negative"),
+    }
 
 
-def topics_data(con: Any, f: Filters, topic_id: int | None = None, last_day: date | None = None) -> dict[str, Any]:
+def topics_data(
+    con: Any, f: Filters, topic_id: int | None = None, last_day: date | None = None
+) -> dict[str, Any]:
     table = metrics.topics_overview(con, f)
     out: dict[str, Any] = {"table": table}
     if topic_id is None and len(table):
@@ -146,11 +172,17 @@ def topics_data(con: Any, f: Filters, topic_id: int | None = None, last_day: dat
         out["emotions"] = metrics.emotion_mix(con, sel)
         row = table[table["topic_id"] == topic_id]
         reps = list(row["representative"].iloc[0]) if len(row) else []
-        out["representative"] = metrics.records(con, reps) if reps else metrics.verbatims(con, sel, 1, 3, "most_negative").rows
+        out["representative"] = (
+            metrics.records(con, reps)
+            if reps
+            else metrics.verbatims(con, sel, 1, 3, "most_negative").rows
+        )
     return out
 
 
-def trends_data(con: Any, f: Filters, last_day: date | None = None, by: str = "topic") -> dict[str, Any]:
+def trends_data(
+    con: Any, f: Filters, last_day: date | None = None, by: str = "topic"
+) -> dict[str, Any]:
     tf = metrics.trend_filters(f, last_day)
     return {
         "sentiment": metrics.weekly(con, tf, "sentiment"),
@@ -161,10 +193,15 @@ def trends_data(con: Any, f: Filters, last_day: date | None = None, by: str = "t
 
 
 def drivers_data(con: Any, f: Filters, outcome: str = "nps", by: str = "topic") -> dict[str, Any]:
-    return {"drivers": metrics.drivers(con, f, outcome=outcome, by=by)}
+    return {
+        "drivers": metrics.drivers(con, f, outcome=outcome, by=by),
+        "responses": metrics.outcome_count(con, f, outcome),
+    }
 
 
-def explore_data(con: Any, f: Filters, page: int = 1, order: str = "newest", page_size: int = PAGE_SIZE) -> dict[str, Any]:
+def explore_data(
+    con: Any, f: Filters, page: int = 1, order: str = "newest", page_size: int = PAGE_SIZE
+) -> dict[str, Any]:
     return {"page": metrics.verbatims(con, f, page, page_size, order)}
 
 
@@ -185,7 +222,7 @@ def _secret(*path: str) -> Any:
         for part in path:
             node = node[part]
         return node
-    except Exception:  # no secrets.toml, or the key is missing
+    except Exception:  # noqa: BLE001 - no secrets.toml, or the key is missing
         return None
 
 
@@ -207,7 +244,9 @@ def access_granted() -> bool:
         allowed = _allowed_emails()
         email = str(getattr(st.user, "email", "") or "").lower()
         if allowed and email not in allowed:
-            st.error(f"{html.escape(email)} にはアクセス権がありません。 This account is not allowed.")
+            st.error(
+                f"{html.escape(email)} にはアクセス権がありません。 This account is not allowed."
+            )
             st.button("ログアウト / Sign out", key="logout_button", on_click=st.logout)
             return False
         return True
@@ -225,6 +264,13 @@ def access_granted() -> bool:
             st.rerun()
         st.error("パスワードが違います。 Wrong password.")
     return False
+
+
+def access_control_on() -> bool:
+    """True when sign-in or a password protects the explorer (a shared deployment)."""
+    return _secret("auth") is not None or bool(
+        os.environ.get("VOC_APP_PASSWORD") or _secret("voc", "password")
+    )
 
 
 def _digest(secret: str) -> str:
@@ -274,7 +320,11 @@ def open_store(*, show_filters: bool = True, extended: bool = False) -> Context 
     except VocError as exc:
         st.error(str(exc), icon=":material/error:")
         return None
-    filters = sidebar_filters(summary, extended=extended, container=filters_box) if show_filters else Filters()
+    filters = (
+        sidebar_filters(summary, extended=extended, container=filters_box)
+        if show_filters
+        else Filters()
+    )
     return Context(ref, summary, filters)
 
 
@@ -285,8 +335,11 @@ def _cached_summary(ref: StoreRef) -> metrics.StoreSummary:
 
 def store_sidebar() -> str:
     """The store field (and the analyst's name) in the sidebar; returns the store path."""
-    with st.sidebar:
-        with st.expander("ストア / Store", expanded=False):
+    shared = access_control_on()
+    with st.sidebar, st.expander("ストア / Store", expanded=False):
+        if shared:  # a shared explorer reads the store its operator set ($VOC_STORE) only
+            st.caption(md_escape(default_store_path()))
+        else:
             st.text_input(
                 "DuckDB ファイル",
                 value=default_store_path(),
@@ -294,18 +347,31 @@ def store_sidebar() -> str:
                 persist_state="session",
                 help="`voc analyze --store` で作ったファイル。環境変数 VOC_STORE で既定値を変えられます。",
             )
-            if not getattr(st.user, "is_logged_in", False):
-                st.text_input("あなたの名前（修正の記録用）", key="analyst_name", persist_state="session")
+        if not getattr(st.user, "is_logged_in", False):
+            st.text_input(
+                "あなたの名前（修正の記録用）", key="analyst_name", persist_state="session"
+            )
+    return current_store_path()
+
+
+def current_store_path() -> str:
+    """The store this session reads: the sidebar's choice, or $VOC_STORE when shared."""
+    if access_control_on():
+        return default_store_path()
     return str(st.session_state.get("store_path") or default_store_path())
 
 
-def sidebar_filters(summary: metrics.StoreSummary, *, extended: bool = False, container: Any = None) -> Filters:
+def sidebar_filters(
+    summary: metrics.StoreSummary, *, extended: bool = False, container: Any = None
+) -> Filters:
     """The filter widgets (values kept for the whole session across pages)."""
     sb = container if container is not None else st.sidebar
     sb.subheader("絞り込み / Filters")
     period: tuple[date, date] | None = None
     if summary.last_day is not None and summary.first_day is not None:
-        preset = sb.selectbox("期間", list(PRESETS), index=0, key="f_period_preset", persist_state="session")
+        preset = sb.selectbox(
+            "期間", list(PRESETS), index=0, key="f_period_preset", persist_state="session"
+        )
         weeks = PRESETS.get(preset)
         if weeks == -1:
             chosen = sb.date_input(
@@ -321,30 +387,54 @@ def sidebar_filters(summary: metrics.StoreSummary, *, extended: bool = False, co
         elif weeks:
             period = metrics.default_period(summary.last_day, weeks)
         if period is not None:
-            sb.caption(f"{period[0]:%Y-%m-%d} 〜 {period[1]:%Y-%m-%d}（{(period[1] - period[0]).days + 1} 日）")
+            sb.caption(
+                f"{period[0]:%Y-%m-%d} 〜 {period[1]:%Y-%m-%d}（{(period[1] - period[0]).days + 1} 日）"
+            )
     else:
         sb.caption("日付のある声がないため、期間では絞り込めません。")
     channels = sb.multiselect(
-        "チャネル", list(summary.channels), format_func=metrics.channel_ja, key="f_channels",
-        placeholder="すべて", persist_state="session",
+        "チャネル",
+        list(summary.channels),
+        format_func=metrics.channel_ja,
+        key="f_channels",
+        placeholder="すべて",
+        persist_state="session",
     )
     touchpoints = sb.multiselect(
-        "接点", list(summary.touchpoints), format_func=metrics.touchpoint_ja, key="f_touchpoints",
-        placeholder="すべて", persist_state="session",
+        "接点",
+        list(summary.touchpoints),
+        format_func=metrics.touchpoint_ja,
+        key="f_touchpoints",
+        placeholder="すべて",
+        persist_state="session",
     )
     sentiments: list[str] = []
     emotions: list[str] = []
     topics: list[int] = []
     if extended:
         sentiments = sb.multiselect(
-            "感情極性", list(metrics.SENTIMENTS), format_func=metrics.sentiment_ja, key="f_sentiments",
-            placeholder="すべて", persist_state="session",
+            "感情極性",
+            list(metrics.SENTIMENTS),
+            format_func=metrics.sentiment_ja,
+            key="f_sentiments",
+            placeholder="すべて",
+            persist_state="session",
         )
-        emotions = sb.multiselect("感情", list(metrics.EMOTIONS), key="f_emotions", placeholder="すべて", persist_state="session")
+        emotions = sb.multiselect(
+            "感情",
+            list(metrics.EMOTIONS),
+            key="f_emotions",
+            placeholder="すべて",
+            persist_state="session",
+        )
         labels = dict(summary.topics)
         topics = sb.multiselect(
-            "トピック", list(labels), format_func=lambda t: labels.get(t, str(t)), key="f_topics",
-            placeholder="すべて", persist_state="session",
+            "トピック",
+            list(labels),
+            format_func=lambda t: labels.get(t, str(t)),
+            key="f_topics",
+            placeholder="すべて",
+            persist_state="session",
         )
     return Filters(
         period=period,
@@ -404,48 +494,66 @@ def card_html(row: Mapping[str, Any], query: str = "", tokenizer: Any = None) ->
     if isinstance(sent, str):
         color = metrics.SENTIMENT_COLORS.get(sent, "#777")
         score = row.get("sentiment_score")
-        score_s = f" {score:+.2f}" if isinstance(score, float) and score == score else ""
-        chips.append(f'<span class="chip" style="background:{color}">{html.escape(metrics.sentiment_ja(sent))}{score_s}</span>')
+        score_s = "" if metrics.missing(score) else f" {float(score):+.2f}"
+        chips.append(
+            f'<span class="chip" style="background:{color}">{html.escape(metrics.sentiment_ja(sent))}{score_s}</span>'
+        )
     if isinstance(emo, str):
         color = metrics.EMOTION_COLORS.get(emo, "#777")
         chips.append(f'<span class="chip" style="background:{color}">{html.escape(emo)}</span>')
     label = row.get("topic_label")
-    if isinstance(label, str) and label and row.get("topic_id") not in (None, metrics.NO_TOPIC):
+    tid = row.get("topic_id")
+    if (
+        isinstance(label, str)
+        and label
+        and not metrics.missing(tid)
+        and int(tid) != metrics.NO_TOPIC
+    ):
         chips.append(f'<span class="plain">{html.escape(label)}</span>')
-    if row.get("corrected") is True:
+    if not metrics.missing(row.get("corrected")) and bool(row.get("corrected")):
         chips.append('<span class="plain">修正済み</span>')
     meta = []
     created = row.get("created_at")
-    if created is not None and str(created) not in ("NaT", "None"):
-        meta.append(html.escape(str(created)[:16]))
+    if not metrics.missing(created):
+        stamp = str(created)[:16]
+        meta.append(
+            html.escape(stamp[:10] if stamp.endswith("00:00") else stamp)
+        )  # date-only sources
     meta.append(html.escape(metrics.channel_ja(row.get("channel"))))
     meta.append(html.escape(metrics.touchpoint_ja(row.get("touchpoint"))))
     rating = row.get("rating")
-    if isinstance(rating, float) and rating == rating:
-        meta.append("★" * int(round(rating)) + f" ({rating:g})")
+    if not metrics.missing(rating):
+        rating = float(rating)
+        meta.append("★" * round(rating) + f" ({rating:g})")
     nps = row.get("nps")
-    if isinstance(nps, float) and nps == nps:
-        meta.append(f"推奨度 {nps:g}")
+    if not metrics.missing(nps):
+        meta.append(f"推奨度 {float(nps):g}")
     body = str(row.get("text") or "")
     title = row.get("title")
     head = ""
     if isinstance(title, str) and title.strip() and body.startswith(title):
         head = f'<div class="title">{_marked(title, query, tokenizer)}</div>'
-        body = body[len(title):].lstrip("\n")
+        body = body[len(title) :].lstrip("\n")
     text = head + _marked(body, query, tokenizer)
     return (
         '<div class="voc-card">'
         f'<div class="meta">{" · ".join(meta)}</div>'
-        f'<div>{"".join(chips)}</div>'
+        f"<div>{''.join(chips)}</div>"
         f'<div class="text">{text}</div></div>'
     )
 
 
 def _marked(text: str, query: str, tokenizer: Any) -> str:
-    return metrics.highlight_html(text, query, tokenizer) if query else html.escape(text).replace("\n", "<br>")
+    return (
+        metrics.highlight_html(text, query, tokenizer)
+        if query
+        else html.escape(text).replace("\n", "<br>")
+    )
 
 
-def render_cards(rows: Any, *, query: str = "", key_prefix: str = "card", relabel: Context | None = None) -> None:
+def render_cards(
+    rows: Any, *, query: str = "", key_prefix: str = "card", relabel: Context | None = None
+) -> None:
     """Verbatim cards; with ``relabel``, each card can be corrected (the relabel loop)."""
     st.html(CARD_CSS)
     tok = search_tokenizer() if query else None
@@ -459,8 +567,15 @@ def render_cards(rows: Any, *, query: str = "", key_prefix: str = "card", relabe
         if st.session_state.get("relabel_record") == rid:
             relabel_form(relabel, row)
         else:
-            right.button("修正", key=f"{key_prefix}_fix_{rid}", type="tertiary", icon=":material/edit:",
-                         help="この声のラベル（感情極性・感情・トピック）を修正", on_click=_open_relabel, args=(rid,))
+            right.button(
+                "修正",
+                key=f"{key_prefix}_fix_{rid}",
+                type="tertiary",
+                icon=":material/edit:",
+                help="この声のラベル（感情極性・感情・トピック）を修正",
+                on_click=_open_relabel,
+                args=(rid,),
+            )
 
 
 def _open_relabel(record_id: str) -> None:
@@ -470,19 +585,36 @@ def _open_relabel(record_id: str) -> None:
 def relabel_form(ctx: Context, row: Mapping[str, Any]) -> None:
     """Correct the sentiment, emotion or topic of one voice; stored with who and when."""
     labels = dict(ctx.summary.topics)
-    topic_names = [lab for t, lab in labels.items() if t != metrics.NO_TOPIC] + [metrics.NO_TOPIC_JA]
+    topic_names = [lab for t, lab in labels.items() if t != metrics.NO_TOPIC] + [
+        metrics.NO_TOPIC_JA
+    ]
     with st.container(border=True, key="relabel_box"):
-        st.markdown("**ラベルの修正** — 正しいラベルを選んで保存します（学習用データとして書き出せます）")
+        st.markdown(
+            "**ラベルの修正** — 正しいラベルを選んで保存します（学習用データとして書き出せます）"
+        )
         c1, c2, c3 = st.columns(3)
         cur_s = row.get("sentiment") if isinstance(row.get("sentiment"), str) else None
         cur_e = row.get("emotion") if isinstance(row.get("emotion"), str) else None
-        cur_t = labels.get(int(row["topic_id"])) if row.get("topic_id") is not None and row.get("topic_id") == row.get("topic_id") else None
-        sent = c1.selectbox("感情極性", list(metrics.SENTIMENTS), format_func=metrics.sentiment_ja,
-                            index=list(metrics.SENTIMENTS).index(cur_s) if cur_s in metrics.SENTIMENTS else 0, key="fix_sentiment")
-        emo = c2.selectbox("感情", list(metrics.EMOTIONS),
-                           index=list(metrics.EMOTIONS).index(cur_e) if cur_e in metrics.EMOTIONS else 0, key="fix_emotion")
-        top = c3.selectbox("トピック", topic_names, index=topic_names.index(cur_t) if cur_t in topic_names else len(topic_names) - 1,
-                           key="fix_topic")
+        cur_t = None if metrics.missing(row.get("topic_id")) else labels.get(int(row["topic_id"]))
+        sent = c1.selectbox(
+            "感情極性",
+            list(metrics.SENTIMENTS),
+            format_func=metrics.sentiment_ja,
+            index=list(metrics.SENTIMENTS).index(cur_s) if cur_s in metrics.SENTIMENTS else 0,
+            key="fix_sentiment",
+        )
+        emo = c2.selectbox(
+            "感情",
+            list(metrics.EMOTIONS),
+            index=list(metrics.EMOTIONS).index(cur_e) if cur_e in metrics.EMOTIONS else 0,
+            key="fix_emotion",
+        )
+        top = c3.selectbox(
+            "トピック",
+            topic_names,
+            index=topic_names.index(cur_t) if cur_t in topic_names else len(topic_names) - 1,
+            key="fix_topic",
+        )
         note = st.text_input("メモ（任意）", key="fix_note")
         who = analyst_name()
         if not who:
@@ -492,9 +624,17 @@ def relabel_form(ctx: Context, row: Mapping[str, Any]) -> None:
         b2.button("キャンセル", key="fix_cancel", on_click=_open_relabel, args=(None,))
         if save:
             changes = []
-            for fld, new, old in (("sentiment", sent, cur_s), ("emotion", emo, cur_e), ("topic", top, cur_t)):
+            for fld, new, old in (
+                ("sentiment", sent, cur_s),
+                ("emotion", emo, cur_e),
+                ("topic", top, cur_t),
+            ):
                 if new != old:
-                    changes.append(metrics.Correction(str(row["record_id"]), fld, new, who or "", old_value=old, note=note))
+                    changes.append(
+                        metrics.Correction(
+                            str(row["record_id"]), fld, new, who or "", old_value=old, note=note
+                        )
+                    )
             if not changes:
                 st.info("変更はありません。")
                 return
@@ -520,7 +660,7 @@ def _load_tokenizer() -> Any:
 def search_tokenizer() -> Any:
     try:
         return _load_tokenizer()
-    except Exception:  # pragma: no cover - fugashi missing
+    except Exception:  # noqa: BLE001 - pragma: no cover - fugashi missing
         return None
 
 
@@ -530,7 +670,7 @@ def topic_model_dir(store_path: str | Path | None = None) -> Path | None:
     env = os.environ.get("VOC_TOPIC_MODEL")
     if env:
         return Path(env) if Path(env).exists() else None
-    store = Path(store_path or st.session_state.get("store_path") or default_store_path())
+    store = Path(store_path or current_store_path())
     for c in (store.parent / "voc_topics", Path("models/voc-topics")):
         if c.exists():
             return c
@@ -538,17 +678,25 @@ def topic_model_dir(store_path: str | Path | None = None) -> Path | None:
 
 
 @st.cache_resource(show_spinner="感情モデルを読み込んでいます… Loading the model…")
-def _load_classifier(path: str | None) -> Any:
+def _load_classifier(path: str) -> Any:
     from voc.classify.predict import Classifier
 
     return Classifier.load(path)
 
 
 def load_classifier() -> tuple[Any, str | None]:
-    """The sentiment/emotion model ($VOC_MODEL or the shipped one), or (None, why not)."""
+    """The sentiment/emotion model ($VOC_MODEL or the shipped one), or (None, why not).
+
+    A missing folder is reported at once (without importing torch); a model that appears
+    later is picked up on the next run."""
+    from voc.classify.predict import default_model_dir
+
+    folder = default_model_dir()
+    if not folder.exists():
+        return None, f"[E313] model folder not found ({folder})"
     try:
-        return _load_classifier(os.environ.get("VOC_MODEL")), None
-    except Exception as exc:  # missing folder, missing base weights, broken files
+        return _load_classifier(str(folder)), None
+    except Exception as exc:  # noqa: BLE001 - missing base weights, broken files
         logger.info("no sentiment model: %s", exc)
         return None, str(exc)
 
@@ -580,9 +728,9 @@ def nearest_topic(text: str) -> str | None:
                     return f"どのトピックにも当てはまりません（{metrics.NO_TOPIC_JA}、トピックモデル {folder.name}）"
                 extra = f"、類似度 {sim:.2f}" if isinstance(sim, float) else ""
                 return f"「{label}」（トピックモデル {folder.name}{extra}）"
-        except Exception as exc:
+        except Exception as exc:  # noqa: BLE001 - an optional feature must not break the page
             logger.info("topic model unavailable: %s", exc)
-    path = str(st.session_state.get("store_path") or default_store_path())
+    path = current_store_path()
     if not Path(path).exists():
         return None
     try:
@@ -590,7 +738,7 @@ def nearest_topic(text: str) -> str | None:
         tok = search_tokenizer()
         lemmas = tok.lemmas(text) if tok is not None else []
         found = metrics.nearest_topics_by_keywords(con, lemmas)
-    except Exception as exc:  # pragma: no cover
+    except Exception as exc:  # noqa: BLE001 - pragma: no cover
         logger.info("keyword topic match failed: %s", exc)
         return None
     if not found:
@@ -617,12 +765,12 @@ def _first_topic(result: Any) -> tuple[int | None, float | None]:
 
 
 def _store_topic_label(tid: int) -> str | None:
-    path = str(st.session_state.get("store_path") or default_store_path())
+    path = current_store_path()
     if not Path(path).exists():
         return None
     try:
         return metrics.topic_labels(snapshot(store_ref(path))).get(tid)
-    except Exception:
+    except Exception:  # noqa: BLE001 - an optional feature must not break the page
         return None
 
 
@@ -648,39 +796,146 @@ def upload_scorers(store_path: str | Path | None = None) -> tuple[list[Any], str
             from voc.pipeline import default_scorers
 
             scorers += default_scorers(sentiment=False, topics=folder)
-        except Exception as exc:
-            notice = (notice + " " if notice else "") + f"トピックモデルを読み込めませんでした: {exc}"
+        except Exception as exc:  # noqa: BLE001 - an optional feature must not break the page
+            notice = (
+                notice + " " if notice else ""
+            ) + f"トピックモデルを読み込めませんでした: {exc}"
     return scorers, notice
+
+
+# -- light HTML charts (the Overview's small bars: cheaper to draw than a Plotly figure) ----
+BARS_CSS = """<style>
+.voc-share{display:flex;height:34px;border-radius:6px;overflow:hidden;margin:4px 0 6px 0;
+ font-family:"Noto Sans CJK JP","Noto Sans JP","Hiragino Sans",Meiryo,sans-serif}
+.voc-share div{display:flex;align-items:center;justify-content:center;color:#fff;font-size:0.85rem;
+ white-space:nowrap;overflow:hidden}
+.voc-legend{font-size:0.8rem;color:#5f6368;margin-bottom:8px}
+.voc-legend span.sw{display:inline-block;width:10px;height:10px;border-radius:2px;margin:0 4px 0 10px}
+.voc-bars{width:100%;border-collapse:collapse;font-size:0.9rem;
+ font-family:"Noto Sans CJK JP","Noto Sans JP","Hiragino Sans",Meiryo,sans-serif}
+.voc-bars td{padding:3px 4px;vertical-align:middle}
+.voc-bars td.l{width:5.5em;white-space:nowrap}
+.voc-bars td.v{width:6.5em;text-align:right;color:#5f6368;white-space:nowrap}
+.voc-bars div.b{height:16px;border-radius:3px}
+.voc-table{width:100%;border-collapse:collapse;font-size:0.9rem;
+ font-family:"Noto Sans CJK JP","Noto Sans JP","Hiragino Sans",Meiryo,sans-serif}
+.voc-table th{text-align:left;font-weight:500;color:#5f6368;border-bottom:1px solid #e3e5e8;padding:4px 6px}
+.voc-table td{border-bottom:1px solid #f0f1f3;padding:5px 6px}
+.voc-table td.n,.voc-table th.n{text-align:right;white-space:nowrap}
+.voc-up{color:#D1495B}.voc-down{color:#2E86AB}
+</style>"""
+
+
+def share_bar_html(parts: Sequence[tuple[str, float, int, str]]) -> str:
+    """One stacked bar of shares: (label, share 0-1, count, colour) -> safe HTML."""
+    cells, legend = [], []
+    for label, share, n, color in parts:
+        if share <= 0:
+            continue
+        if share >= 0.3:
+            text = f"{html.escape(label)} {share * 100:.0f}%（{n:,}件）"
+        elif share >= 0.18:
+            text = f"{html.escape(label)} {share * 100:.0f}%"
+        else:
+            text = f"{share * 100:.0f}%" if share >= 0.05 else ""
+        cells.append(
+            f'<div style="width:{share * 100:.2f}%;background:{color}" title="{html.escape(label)} {share * 100:.1f}%">{text}</div>'
+        )
+        legend.append(
+            f'<span class="sw" style="background:{color}"></span>{html.escape(label)} {n:,}件'
+        )
+    return (
+        BARS_CSS
+        + f'<div class="voc-share">{"".join(cells)}</div><div class="voc-legend">{"".join(legend)}</div>'
+    )
+
+
+def bars_html(rows: Sequence[tuple[str, int, float, str]]) -> str:
+    """Horizontal bars: (label, count, share 0-1, colour) -> safe HTML, longest = full width."""
+    top = max((n for _, n, _, _ in rows), default=0) or 1
+    body = "".join(
+        f'<tr><td class="l">{html.escape(label)}</td>'
+        f'<td><div class="b" style="width:{max(n / top * 100, 0.5):.1f}%;background:{color}"></div></td>'
+        f'<td class="v">{n:,}件 {share * 100:.0f}%</td></tr>'
+        for label, n, share, color in rows
+    )
+    return BARS_CSS + f'<table class="voc-bars">{body}</table>'
+
+
+def pain_table_html(pp: Any, compare: bool) -> str:
+    """The Overview's top pain points: topic, complaints, previous period, change (safe HTML)."""
+    head = "<tr><th>トピック</th><th class='n'>不満の件数</th>" + (
+        "<th class='n'>前期間</th><th class='n'>増減</th></tr>" if compare else "</tr>"
+    )
+    rows = []
+    for r in pp.to_dict("records"):
+        cells = (
+            f"<td>{html.escape(str(r['label']))}</td><td class='n'>{int(r['complaints']):,}</td>"
+        )
+        if compare and not metrics.missing(r.get("delta")):
+            d = int(r["delta"])
+            cls = "voc-up" if d > 0 else ("voc-down" if d < 0 else "")
+            arrow = "▲" if d > 0 else ("▼" if d < 0 else "±")
+            cells += f"<td class='n'>{int(r['previous']):,}</td><td class='n {cls}'>{arrow} {abs(d):,}</td>"
+        rows.append(f"<tr>{cells}</tr>")
+    return BARS_CSS + f'<table class="voc-table">{head}{"".join(rows)}</table>'
 
 
 # -- Plotly ------------------------------------------------------------------------------------
 def style(fig: Any, *, height: int = 360, legend: bool = True) -> Any:
-    """Japanese fonts, white background, compact margins (the same look on every page)."""
-    fig.update_layout(
-        font={"family": FONT_FAMILY, "size": 13, "color": "#202124"},
-        template="plotly_white",
-        height=height,
-        margin={"l": 10, "r": 10, "t": 40, "b": 10},
-        showlegend=legend,
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0, "title": None,
-                "traceorder": "normal"},
-        hoverlabel={"font": {"family": FONT_FAMILY}},
+    """Japanese fonts, white background, light grid, compact margins (the same look on every
+    page). One ``layout.update`` call: Plotly templates cost tens of ms per figure."""
+    axis = {
+        "gridcolor": "#ebedf0",
+        "zerolinecolor": "#d5d8dc",
+        "linecolor": "#d5d8dc",
+        "automargin": True,
+    }
+    fig.layout.update(
+        {
+            "font": {"family": FONT_FAMILY, "size": 13, "color": "#202124"},
+            "paper_bgcolor": "#ffffff",
+            "plot_bgcolor": "#ffffff",
+            "height": height,
+            "margin": {"l": 10, "r": 10, "t": 40, "b": 10},
+            "showlegend": legend,
+            "legend": {
+                "orientation": "h",
+                "yanchor": "bottom",
+                "y": 1.02,
+                "xanchor": "left",
+                "x": 0,
+                "title": {"text": ""},
+                "traceorder": "normal",
+            },
+            "hoverlabel": {"font": {"family": FONT_FAMILY}},
+            "xaxis": axis,
+            "yaxis": axis,
+        }
     )
     return fig
 
 
-def week_axis(fig: Any, weeks: Sequence[Any], title: str | None = "週（月曜始まり）") -> Any:
-    """Ticks on the Mondays that start the weeks (at most ~14 labels; with the year when the
-    weeks span more than one)."""
+def week_axis(
+    fig: Any, weeks: Sequence[Any], title: str | None = "週（月曜始まり）", max_ticks: int = 14
+) -> Any:
+    """Ticks on the Mondays that start the weeks (at most ``max_ticks`` labels; with the
+    year when the weeks span more than one)."""
     import pandas as pd
 
     ws = sorted(set(pd.to_datetime(list(weeks))))
     if not ws:
         return fig
-    step = max(1, -(-len(ws) // 14))
+    step = max(1, -(-len(ws) // max_ticks))
     ticks = ws[::step]
     fmt = "%y/%m/%d" if ws[-1].year != ws[0].year else "%m/%d"
-    fig.update_xaxes(tickvals=ticks, ticktext=[t.strftime(fmt) for t in ticks], title=title)
+    fig.layout.xaxis.update(
+        {
+            "tickvals": ticks,
+            "ticktext": [t.strftime(fmt) for t in ticks],
+            "title": {"text": title or ""},
+        }
+    )
     return fig
 
 

@@ -87,6 +87,17 @@ def analyze(
         bool,
         typer.Option("--rescore", help="Score rows again even if the store has them unchanged (after a model change)."),
     ] = False,
+    engine: Annotated[
+        str,
+        typer.Option(
+            "--engine",
+            help="local: this machine, streaming into the store. spark: a Spark job, Parquet/CSV in, "
+            "a Parquet folder out (-o), no store (see voc/engines/spark.py).",
+        ),
+    ] = "local",
+    master: Annotated[
+        Optional[str], typer.Option("--master", help="Spark master for --engine spark (default local[2]).")
+    ] = None,
 ) -> None:
     """Read dumps, normalize and mask the text, store the records, and write one output row per input row."""
     from voc.config import VocConfig
@@ -98,6 +109,20 @@ def analyze(
         VocConfig.from_dict({"ingest": {"default_channel": channel}})  # validates the value
     if no_pii_mask:
         cfg = cfg.with_overrides(normalize={"mask_pii": False})
+    if engine not in ("local", "spark"):
+        raise typer.BadParameter("use local or spark", param_hint="--engine")
+    if engine == "spark":
+        from voc.engines.spark import DEFAULT_MASTER, run_spark
+
+        if output is None:
+            raise typer.BadParameter("--engine spark writes a Parquet folder: give -o OUT.parquet", param_hint="--output")
+        spark_report = run_spark(
+            inputs, output, master=master or DEFAULT_MASTER, config=cfg, model=model, sentiment=not no_sentiment,
+            topics=topics, columns={"text": text_col, "id": id_col, "created_at": date_col},
+            progress=not _state.get("quiet"),
+        )
+        typer.echo(spark_report.summary())
+        return
     from voc.pipeline import default_scorers
 
     scorers = default_scorers(cfg, model=model, topics=topics, sentiment=not no_sentiment)

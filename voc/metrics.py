@@ -64,8 +64,16 @@ logger = logging.getLogger(__name__)
 # -- labels and colours (one place: every page uses these) -------------------------------
 SENTIMENTS: tuple[str, ...] = ("negative", "neutral", "positive")
 EMOTIONS: tuple[str, ...] = ("怒り", "悲しみ", "平静", "安心", "喜び")
-SENTIMENT_JA: dict[str, str] = {"negative": "ネガティブ", "neutral": "ニュートラル", "positive": "ポジティブ"}
-SENTIMENT_COLORS: dict[str, str] = {"negative": "#D1495B", "neutral": "#9AA0A6", "positive": "#2E86AB"}
+SENTIMENT_JA: dict[str, str] = {
+    "negative": "ネガティブ",
+    "neutral": "ニュートラル",
+    "positive": "ポジティブ",
+}
+SENTIMENT_COLORS: dict[str, str] = {
+    "negative": "#D1495B",
+    "neutral": "#9AA0A6",
+    "positive": "#2E86AB",
+}
 # the same colours keyed by the Japanese names (charts label their legends in Japanese)
 SENTIMENT_COLORS_JA: dict[str, str] = {SENTIMENT_JA[k]: v for k, v in SENTIMENT_COLORS.items()}
 EMOTION_COLORS: dict[str, str] = {
@@ -106,6 +114,18 @@ CORRECTIONS_EXPORT_COLUMNS: tuple[str, ...] = (
     "corrected_by",
     "corrected_at",
 )
+
+
+def missing(value: Any) -> bool:
+    """True for None, NaN, pandas NA/NaT (what a NULL becomes in a DataFrame)."""
+    if value is None:
+        return True
+    try:
+        import pandas as pd
+
+        return bool(pd.isna(value))
+    except (TypeError, ValueError):  # lists and other non-scalars are values
+        return False
 
 
 def touchpoint_ja(code: str | None) -> str:
@@ -162,7 +182,10 @@ def where_clause(f: Filters, *, ignore: Iterable[str] = ()) -> tuple[str, list[A
     if f.period is not None and "period" not in skip:
         start, end = f.period
         clauses.append("created_at >= ? AND created_at < ?")
-        params += [datetime.combine(start, datetime.min.time()), datetime.combine(end + timedelta(days=1), datetime.min.time())]
+        params += [
+            datetime.combine(start, datetime.min.time()),
+            datetime.combine(end + timedelta(days=1), datetime.min.time()),
+        ]
     for name, column, cast in (
         ("channels", "channel", "VARCHAR[]"),
         ("touchpoints", "touchpoint", "VARCHAR[]"),
@@ -176,13 +199,33 @@ def where_clause(f: Filters, *, ignore: Iterable[str] = ()) -> tuple[str, list[A
             params.append(list(values))
     if f.search.strip() and "search" not in skip:
         for term in parse_search(f.search):
-            parts = ["contains(lower(text_norm), ?)"]
-            params.append(term.norm)
+            # case only matters for Latin letters; Japanese terms skip lower() on every row
+            # case only matters for Latin (and other cased) letters: those terms use a
+            # case-insensitive RE2 match (much faster than lower() on every row)
+            if _has_cased(term.norm):
+                parts = ["regexp_matches(text_norm, ?)"]
+                params.append("(?i)" + _re2_literal(term.norm))
+            else:
+                parts = ["contains(text_norm, ?)"]
+                params.append(term.norm)
             for lemma in term.lemmas:
                 parts.append("list_contains(keywords, ?)")
                 params.append(lemma)
             clauses.append("(" + " OR ".join(parts) + ")")
     return (" AND ".join(clauses) or "TRUE"), params
+
+
+def _has_cased(text: str) -> bool:
+    return any(ch.lower() != ch.upper() for ch in text)
+
+
+def _re2_literal(text: str) -> str:
+    r"""``text`` as an RE2 pattern that matches it literally.
+
+    >>> print(_re2_literal("a.b(c)*"))
+    a\.b\(c\)\*
+    """
+    return "".join("\\" + ch if ch in "\\.^$|?*+()[]{}" else ch for ch in text)
 
 
 # -- the working set -------------------------------------------------------------------------
@@ -254,7 +297,9 @@ def open_snapshot(path: str | Path, *, threads: int | None = None) -> Any:
 
     p = Path(path)
     if not p.exists():
-        raise StoreError("E401", "the store does not exist yet", path=str(p), hint="Run `voc analyze` first")
+        raise StoreError(
+            "E401", "the store does not exist yet", path=str(p), hint="Run `voc analyze` first"
+        )
     con = duckdb.connect(":memory:")
     if threads:
         con.execute(f"SET threads = {int(threads)}")
@@ -269,7 +314,12 @@ def open_snapshot(path: str | Path, *, threads: int | None = None) -> Any:
             hint="Another process may be writing to it (voc analyze); try again when it has finished",
         ) from exc
     try:
-        have = {r[0] for r in con.execute("SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src'").fetchall()}
+        have = {
+            r[0]
+            for r in con.execute(
+                "SELECT table_name FROM information_schema.tables WHERE table_catalog = 'src'"
+            ).fetchall()
+        }
         missing = [t for t in _BASE_TABLES if t not in have]
         if missing:
             raise StoreError(
@@ -375,17 +425,26 @@ def summary(con: Any) -> StoreSummary:
         "SELECT count(*), min(created_at)::DATE, max(created_at)::DATE, count(sentiment), "
         "count(nps), count(rating) FROM voc_items",
     )
-    chans = _q(con, "SELECT DISTINCT channel FROM voc_items WHERE channel IS NOT NULL ORDER BY 1")["channel"]
-    tps = _q(con, "SELECT DISTINCT touchpoint FROM voc_items WHERE touchpoint IS NOT NULL ORDER BY 1")["touchpoint"]
+    chans = _q(con, "SELECT DISTINCT channel FROM voc_items WHERE channel IS NOT NULL ORDER BY 1")[
+        "channel"
+    ]
+    tps = _q(
+        con, "SELECT DISTINCT touchpoint FROM voc_items WHERE touchpoint IS NOT NULL ORDER BY 1"
+    )["touchpoint"]
     order = {k: i for i, k in enumerate(TOUCHPOINT_JA)}
     topics = topic_labels(con)
-    versions = _q(con, "SELECT DISTINCT model_version FROM voc_items WHERE model_version IS NOT NULL ORDER BY 1")
+    versions = _q(
+        con,
+        "SELECT DISTINCT model_version FROM voc_items WHERE model_version IS NOT NULL ORDER BY 1",
+    )
     ncorr = _one(con, "SELECT count(DISTINCT record_id) FROM corrections")[0]
     return StoreSummary(
         voices=int(n),
         first_day=lo,
         last_day=hi,
-        channels=tuple(sorted(chans, key=lambda c: (list(CHANNEL_JA).index(c) if c in CHANNEL_JA else 99, c))),
+        channels=tuple(
+            sorted(chans, key=lambda c: (list(CHANNEL_JA).index(c) if c in CHANNEL_JA else 99, c))
+        ),
         touchpoints=tuple(sorted(tps, key=lambda t: (order.get(t, 99), t))),
         topics=tuple(topics.items()),
         has_sentiment=bool(n_sent),
@@ -399,12 +458,18 @@ def summary(con: Any) -> StoreSummary:
 def topic_labels(con: Any) -> dict[int, str]:
     """topic_id -> label of the current topic model (-1 last, with a readable name)."""
     df = _q(con, "SELECT topic_id, label FROM voc_topics ORDER BY topic_id")
-    out = {int(t): (str(lab) if isinstance(lab, str) and lab else f"トピック {t}") for t, lab in zip(df["topic_id"], df["label"], strict=True) if t != NO_TOPIC}
-    present = _q(con, "SELECT DISTINCT topic_id FROM voc_items WHERE topic_id IS NOT NULL")["topic_id"]
+    out = {
+        int(t): (str(lab) if isinstance(lab, str) and lab else f"トピック {t}")
+        for t, lab in zip(df["topic_id"], df["label"], strict=True)
+        if t != NO_TOPIC
+    }
+    present = _q(con, "SELECT DISTINCT topic_id FROM voc_items WHERE topic_id IS NOT NULL")[
+        "topic_id"
+    ]
     for t in sorted(int(x) for x in present):
         if t != NO_TOPIC and t not in out:
             out[t] = f"トピック {t}"
-    if NO_TOPIC in set(int(x) for x in present) or NO_TOPIC in set(df["topic_id"]):
+    if NO_TOPIC in {int(x) for x in present} or NO_TOPIC in set(df["topic_id"]):
         out[NO_TOPIC] = NO_TOPIC_JA
     return out
 
@@ -443,8 +508,14 @@ def nps_from_counts(promoters: int, passives: int, detractors: int, z: float = 1
     var = (pp + pd_ - (pp - pd_) ** 2) / n
     se = math.sqrt(max(var, 0.0)) * 100
     return Nps(
-        n, promoters, passives, detractors, round(score, 6),
-        max(-100.0, score - z * se), min(100.0, score + z * se), se,
+        n,
+        promoters,
+        passives,
+        detractors,
+        round(score, 6),
+        max(-100.0, score - z * se),
+        min(100.0, score + z * se),
+        se,
     )
 
 
@@ -591,7 +662,11 @@ def sentiment_share(con: Any, f: Filters) -> Any:
     import pandas as pd
 
     where, params = where_clause(f)
-    df = _q(con, f"SELECT sentiment, count(*) AS n FROM voc_items WHERE sentiment IS NOT NULL AND {where} GROUP BY 1", params)
+    df = _q(
+        con,
+        f"SELECT sentiment, count(*) AS n FROM voc_items WHERE sentiment IS NOT NULL AND {where} GROUP BY 1",
+        params,
+    )
     out = pd.DataFrame({"sentiment": list(SENTIMENTS)}).merge(df, on="sentiment", how="left")
     out["n"] = out["n"].fillna(0).astype(int)
     total = out["n"].sum()
@@ -605,7 +680,11 @@ def emotion_mix(con: Any, f: Filters) -> Any:
     import pandas as pd
 
     where, params = where_clause(f)
-    df = _q(con, f"SELECT emotion, count(*) AS n FROM voc_items WHERE emotion IS NOT NULL AND {where} GROUP BY 1", params)
+    df = _q(
+        con,
+        f"SELECT emotion, count(*) AS n FROM voc_items WHERE emotion IS NOT NULL AND {where} GROUP BY 1",
+        params,
+    )
     known = pd.DataFrame({"emotion": list(EMOTIONS)})
     extra = df[~df["emotion"].isin(EMOTIONS)][["emotion"]]
     out = pd.concat([known, extra], ignore_index=True).merge(df, on="emotion", how="left")
@@ -645,7 +724,12 @@ def weekly(con: Any, f: Filters, by: str = "sentiment", *, complaints_only: bool
     """
     import pandas as pd
 
-    column = {"sentiment": "sentiment", "emotion": "emotion", "topic": "topic_id", "touchpoint": "touchpoint"}[by]
+    column = {
+        "sentiment": "sentiment",
+        "emotion": "emotion",
+        "topic": "topic_id",
+        "touchpoint": "touchpoint",
+    }[by]
     where, params = where_clause(f)
     extra = " AND sentiment = 'negative'" if complaints_only else ""
     df = _q(
@@ -658,7 +742,9 @@ def weekly(con: Any, f: Filters, by: str = "sentiment", *, complaints_only: bool
     if not weeks:
         return pd.DataFrame({"week": pd.Series(dtype="datetime64[us]"), "key": [], "n": []})
     keys = sorted(df["key"].unique().tolist(), key=lambda k: _key_order(by, k))
-    grid = pd.MultiIndex.from_product([pd.to_datetime(weeks), keys], names=["week", "key"]).to_frame(index=False)
+    grid = pd.MultiIndex.from_product(
+        [pd.to_datetime(weeks), keys], names=["week", "key"]
+    ).to_frame(index=False)
     df["week"] = pd.to_datetime(df["week"])
     out = grid.merge(df, on=["week", "key"], how="left")
     out["n"] = out["n"].fillna(0).astype(int)
@@ -769,8 +855,12 @@ def spikes(
 
     s = settings or SpikeSettings()
     column = "topic_id" if by == "topic" else "touchpoint"
-    hist = f.with_(period=None if f.period is None else (history_from or date(1900, 1, 1), f.period[1]))
-    where, params = where_clause(hist, ignore=("sentiments", "topics") if by == "topic" else ("sentiments", "touchpoints"))
+    hist = f.with_(
+        period=None if f.period is None else (history_from or date(1900, 1, 1), f.period[1])
+    )
+    where, params = where_clause(
+        hist, ignore=("sentiments", "topics") if by == "topic" else ("sentiments", "touchpoints")
+    )
     both = _q(
         con,
         f"SELECT week, {column} AS key, grouping({column}) AS is_total, "
@@ -786,7 +876,19 @@ def spikes(
             df = df[df["key"].isin(f.topics)]
     elif f.touchpoints:
         df = df[df["key"].isin(f.touchpoints)]
-    cols = ["week", "key", "label", "complaints", "baseline_complaints", "baseline_weeks", "expected", "ratio", "p", "q", "status"]
+    cols = [
+        "week",
+        "key",
+        "label",
+        "complaints",
+        "baseline_complaints",
+        "baseline_weeks",
+        "expected",
+        "ratio",
+        "p",
+        "q",
+        "status",
+    ]
     if df.empty:
         return pd.DataFrame(columns=cols)
     import numpy as np
@@ -799,7 +901,11 @@ def spikes(
     weeks = sorted(total)
     counts = {(day(w), k): int(x) for w, k, x in zip(df["week"], df["key"], df["x"], strict=True)}
     keys = sorted(df["key"].unique().tolist(), key=lambda k: _key_order(by, k))
-    first_tested = None if f.period is None else (f.period[0] - timedelta(days=f.period[0].weekday())).toordinal()
+    first_tested = (
+        None
+        if f.period is None
+        else (f.period[0] - timedelta(days=f.period[0].weekday())).toordinal()
+    )
     flagged: set[tuple[Any, int]] = set()
     rows: list[dict[str, Any]] = []
     lo = 0
@@ -822,15 +928,24 @@ def spikes(
                 continue
             expected = xb * e_w / e_b
             week_rows.append(
-                {"week": w, "key": k, "complaints": x, "baseline_complaints": xb, "baseline_weeks": len(bw),
-                 "expected": expected, "ratio": (x / expected) if expected > 0 else (math.inf if x > 0 else 1.0),
-                 "p0": e_w / (e_w + e_b)}
+                {
+                    "week": w,
+                    "key": k,
+                    "complaints": x,
+                    "baseline_complaints": xb,
+                    "baseline_weeks": len(bw),
+                    "expected": expected,
+                    "ratio": (x / expected) if expected > 0 else (math.inf if x > 0 else 1.0),
+                    "p0": e_w / (e_w + e_b),
+                }
             )
         if not week_rows:
             continue
         x_arr = np.array([r["complaints"] for r in week_rows])
         n_arr = x_arr + np.array([r["baseline_complaints"] for r in week_rows])
-        p_arr = np.where(x_arr > 0, binom.sf(x_arr - 1, n_arr, [r.pop("p0") for r in week_rows]), 1.0)
+        p_arr = np.where(
+            x_arr > 0, binom.sf(x_arr - 1, n_arr, [r.pop("p0") for r in week_rows]), 1.0
+        )
         qs = benjamini_hochberg([float(p) for p in p_arr])
         for r, p, q in zip(week_rows, p_arr, qs, strict=True):
             r["p"], r["q"] = float(p), q
@@ -847,7 +962,10 @@ def spikes(
         r["week"] = pd.Timestamp(date.fromordinal(r["week"]))
     out = pd.DataFrame(rows, columns=[c for c in cols if c != "label"])
     labels = topic_labels(con) if by == "topic" else {}
-    out["label"] = [labels.get(int(k), f"トピック {k}") if by == "topic" else touchpoint_ja(k) for k in out["key"]]
+    out["label"] = [
+        labels.get(int(k), f"トピック {k}") if by == "topic" else touchpoint_ja(k)
+        for k in out["key"]
+    ]
     if f.period is not None and len(out):
         out = out[out["week"].dt.date <= f.period[1]]
     return out[cols].reset_index(drop=True)
@@ -859,13 +977,18 @@ def spike_sentence(row: Mapping[str, Any], lang: str = "ja") -> str:
     if lang == "en":
         return (
             f"Week of {wk:%Y-%m-%d}: {row['label']} had {row['complaints']} complaints, "
-            f"{row['ratio']:.1f}x its usual {row['expected']:.1f} (p = {row['p']:.3f}, q = {row['q']:.3f})."
+            f"{row['ratio']:.1f}x its usual {row['expected']:.1f} (p {fmt_p(row['p'])}, q {fmt_p(row['q'])})."
         )
     return (
         f"{wk:%Y-%m-%d} の週: 「{row['label']}」の不満が {row['complaints']} 件。"
         f"いつもの水準（{row['expected']:.1f} 件）の {row['ratio']:.1f} 倍"
-        f"（p = {row['p']:.3f}、補正後 q = {row['q']:.3f}）。"
+        f"（p {fmt_p(row['p'])}、補正後 q {fmt_p(row['q'])}）。"
     )
+
+
+def fmt_p(p: float) -> str:
+    """``= 0.013`` or ``< 0.001``."""
+    return "< 0.001" if p < 0.001 else f"= {p:.3f}"
 
 
 def pd_date(value: Any) -> date:
@@ -880,7 +1003,16 @@ OUTCOMES: dict[str, tuple[str, str, str]] = {
 }
 
 
-def welch_ci(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int, level: float = 0.95) -> tuple[float, float, float]:
+def outcome_count(con: Any, f: Filters, outcome: str = "nps") -> int:
+    """How many of the filtered voices have the outcome (an NPS score or a star rating)."""
+    where, params = where_clause(f)
+    col = OUTCOMES[outcome][0]
+    return int(_one(con, f"SELECT count({col}) FROM voc_items WHERE {where}", params)[0])
+
+
+def welch_ci(
+    m1: float, s1: float, n1: int, m2: float, s2: float, n2: int, level: float = 0.95
+) -> tuple[float, float, float]:
     """Difference m1 - m2 with Welch's confidence interval: (diff, low, high)."""
     from scipy.stats import t as student_t
 
@@ -889,7 +1021,9 @@ def welch_ci(m1: float, s1: float, n1: int, m2: float, s2: float, n2: int, level
     se = math.sqrt(v1 + v2)
     if se == 0:
         return diff, diff, diff
-    df = (v1 + v2) ** 2 / ((v1**2 / (n1 - 1) if n1 > 1 else 0) + (v2**2 / (n2 - 1) if n2 > 1 else 0) or 1e-12)
+    df = (v1 + v2) ** 2 / (
+        (v1**2 / (n1 - 1) if n1 > 1 else 0) + (v2**2 / (n2 - 1) if n2 > 1 else 0) or 1e-12
+    )
     tq = float(student_t.ppf(0.5 + level / 2, df))
     return diff, diff - tq * se, diff + tq * se
 
@@ -924,11 +1058,26 @@ def drivers(con: Any, f: Filters, outcome: str = "nps", by: str = "topic", min_n
     )
     if by == "topic":
         df = df[df["key"] != NO_TOPIC]
-    cols = ["key", "label", "n", "n_rest", "mean", "mean_rest", "diff", "ci_low", "ci_high", "share", "impact",
-            "nps", "nps_rest", "clear", "sentence", "sentence_en"]
+    cols = [
+        "key",
+        "label",
+        "n",
+        "n_rest",
+        "mean",
+        "mean_rest",
+        "diff",
+        "ci_low",
+        "ci_high",
+        "share",
+        "impact",
+        "nps",
+        "nps_rest",
+        "clear",
+        "sentence",
+        "sentence_en",
+    ]
     rows = []
     labels = topic_labels(con) if by == "topic" else {}
-    name_ja, name_en = OUTCOMES[outcome][1], OUTCOMES[outcome][2]
     for r in df.itertuples(index=False):
         n, tn = int(r.n), int(r.tn)
         n2 = tn - n
@@ -939,15 +1088,28 @@ def drivers(con: Any, f: Filters, outcome: str = "nps", by: str = "topic", min_n
         s1 = math.sqrt(max((r.ss - n * m1 * m1) / (n - 1), 0.0)) if n > 1 else 0.0
         s2 = math.sqrt(max(((r.tss - r.ss) - n2 * m2 * m2) / (n2 - 1), 0.0)) if n2 > 1 else 0.0
         diff, lo, hi = welch_ci(m1, s1, n, m2, s2, n2)
-        label = labels.get(int(r.key), f"トピック {r.key}") if by == "topic" else touchpoint_ja(r.key)
+        label = (
+            labels.get(int(r.key), f"トピック {r.key}") if by == "topic" else touchpoint_ja(r.key)
+        )
         nps_g = nps_rest = None
         if outcome == "nps":
             nps_g = (r.pro - r.det) / n * 100
             nps_rest = ((r.tpro - r.pro) - (r.tdet - r.det)) / n2 * 100
         row = {
-            "key": r.key, "label": label, "n": n, "n_rest": n2, "mean": m1, "mean_rest": m2, "diff": diff,
-            "ci_low": lo, "ci_high": hi, "share": n / tn, "impact": diff * n / tn,
-            "nps": nps_g, "nps_rest": nps_rest, "clear": bool(lo > 0 or hi < 0),
+            "key": r.key,
+            "label": label,
+            "n": n,
+            "n_rest": n2,
+            "mean": m1,
+            "mean_rest": m2,
+            "diff": diff,
+            "ci_low": lo,
+            "ci_high": hi,
+            "share": n / tn,
+            "impact": diff * n / tn,
+            "nps": nps_g,
+            "nps_rest": nps_rest,
+            "clear": bool(lo > 0 or hi < 0),
         }
         row["sentence"] = driver_sentence(row, outcome, by, "ja")
         row["sentence_en"] = driver_sentence(row, outcome, by, "en")
@@ -956,7 +1118,9 @@ def drivers(con: Any, f: Filters, outcome: str = "nps", by: str = "topic", min_n
     return out.sort_values(["impact", "diff"]).reset_index(drop=True)
 
 
-def driver_sentence(row: Mapping[str, Any], outcome: str = "nps", by: str = "topic", lang: str = "ja") -> str:
+def driver_sentence(
+    row: Mapping[str, Any], outcome: str = "nps", by: str = "topic", lang: str = "ja"
+) -> str:
     """A driver in words a CX analyst reads aloud.
 
     >>> driver_sentence({"label": "配送・遅延・到着", "diff": -2.1, "ci_low": -2.8, "ci_high": -1.4,
@@ -998,10 +1162,19 @@ def topics_overview(con: Any, f: Filters) -> Any:
     )
     topics = _q(con, "SELECT topic_id, label, keywords, size, representative FROM voc_topics")
     labels = topic_labels(con)
-    ids = sorted(set(int(t) for t in labels), key=lambda t: (t == NO_TOPIC, t))
+    ids = sorted({int(t) for t in labels}, key=lambda t: (t == NO_TOPIC, t))
     out = pd.DataFrame({"topic_id": ids})
     out["label"] = [labels[t] for t in ids]
-    meta = {int(t): (kw, size, rep) for t, kw, size, rep in zip(topics["topic_id"], topics["keywords"], topics["size"], topics["representative"], strict=True)}
+    meta = {
+        int(t): (kw, size, rep)
+        for t, kw, size, rep in zip(
+            topics["topic_id"],
+            topics["keywords"],
+            topics["size"],
+            topics["representative"],
+            strict=True,
+        )
+    }
     out["keywords"] = [_json_list(meta.get(t, (None,))[0]) for t in ids]
     out["size"] = [meta.get(t, (None, None))[1] for t in ids]
     out["representative"] = [_json_list(meta.get(t, (None, None, None))[2]) for t in ids]
@@ -1013,7 +1186,9 @@ def topics_overview(con: Any, f: Filters) -> Any:
     return out.drop(columns="_none").reset_index(drop=True)
 
 
-def nearest_topics_by_keywords(con: Any, lemmas: Sequence[str], top: int = 3) -> list[tuple[int, str, float]]:
+def nearest_topics_by_keywords(
+    con: Any, lemmas: Sequence[str], top: int = 3
+) -> list[tuple[int, str, float]]:
     """Topics whose keywords occur among ``lemmas``: (topic_id, label, score), best first.
 
     A fallback for the Score text page when no saved topic model can be loaded: each
@@ -1052,7 +1227,11 @@ def records(con: Any, record_ids: Sequence[str]) -> Any:
 
     if not record_ids:
         return _empty_verbatims()
-    df = _q(con, f"SELECT {_VERBATIM_COLS} FROM voc_items WHERE list_contains(?::VARCHAR[], record_id)", [list(record_ids)])
+    df = _q(
+        con,
+        f"SELECT {_VERBATIM_COLS} FROM voc_items WHERE list_contains(?::VARCHAR[], record_id)",
+        [list(record_ids)],
+    )
     order = {r: i for i, r in enumerate(record_ids)}
     df["_o"] = [order.get(r, 0) for r in df["record_id"]]
     return pd.DataFrame(df.sort_values("_o").drop(columns="_o").reset_index(drop=True))
@@ -1097,10 +1276,18 @@ def count(con: Any, f: Filters) -> int:
     return int(_one(con, f"SELECT count(*) FROM voc_items WHERE {where}", params)[0])
 
 
-def verbatims(con: Any, f: Filters, page: int = 1, page_size: int = 20, order: str = "newest") -> Page:
-    """One page of the filtered voices (1-based ``page``, clamped to the last page)."""
+def verbatims(
+    con: Any,
+    f: Filters,
+    page: int = 1,
+    page_size: int = 20,
+    order: str = "newest",
+    total: int | None = None,
+) -> Page:
+    """One page of the filtered voices (1-based ``page``, clamped to the last page).
+    ``total``: the count of ``f`` when the caller has it (saves a scan)."""
     where, params = where_clause(f)
-    total = count(con, f)
+    total = count(con, f) if total is None else int(total)
     pages = max(1, math.ceil(total / page_size))
     page = min(max(1, int(page)), pages)
     df = _q(
@@ -1109,7 +1296,7 @@ def verbatims(con: Any, f: Filters, page: int = 1, page_size: int = 20, order: s
         [*params, int(page_size), (page - 1) * int(page_size)],
     )
     labels = topic_labels(con)
-    df["topic_label"] = [labels.get(int(t), "") if t == t and t is not None else "" for t in df["topic_id"]]
+    df["topic_label"] = [("" if missing(t) else labels.get(int(t), "")) for t in df["topic_id"]]
     return Page(df, total, page, pages, page_size)
 
 
@@ -1167,7 +1354,9 @@ def _new_tokenizer() -> Any:
     return JapaneseTokenizer()
 
 
-def highlight_spans(text: str, query: str | Sequence[SearchTerm], tokenizer: Any = None) -> list[tuple[int, int]]:
+def highlight_spans(
+    text: str, query: str | Sequence[SearchTerm], tokenizer: Any = None
+) -> list[tuple[int, int]]:
     """Character spans of ``text`` matching the search (substrings and lemma matches), merged.
 
     >>> highlight_spans("配送が遅れて届いた", "遅れる 配送")
@@ -1259,8 +1448,9 @@ def export_frame(con: Any, f: Filters, limit: int = 200_000) -> Any:
     df = _q(
         con,
         f"SELECT v.record_id, v.created_at, v.channel, v.touchpoint, v.rating, v.nps, v.sentiment, "
-        f"v.sentiment_score, v.emotion, t.label AS topic_label, v.text FROM voc_items v "
-        f"LEFT JOIN voc_topics t ON t.topic_id = v.topic_id WHERE {where} "
+        f"v.sentiment_score, v.emotion, t.label AS topic_label, v.text "
+        f"FROM (SELECT * FROM voc_items WHERE {where}) v "
+        f"LEFT JOIN voc_topics t ON t.topic_id = v.topic_id "
         f"ORDER BY v.created_at DESC NULLS LAST, v.record_id LIMIT ?",
         [*params, int(limit)],
     )
@@ -1279,7 +1469,10 @@ def to_excel_bytes(df: Any, sheet: str = "VoC") -> bytes:
     buf = io.BytesIO()
     out = df.copy()
     for c in out.columns:  # Excel has no time zones; cells that start with = are not formulas
-        if str(out[c].dtype).startswith("datetime64") and getattr(out[c].dt, "tz", None) is not None:
+        if (
+            str(out[c].dtype).startswith("datetime64")
+            and getattr(out[c].dt, "tz", None) is not None
+        ):
             out[c] = out[c].dt.tz_localize(None)
         elif out[c].dtype == object or str(out[c].dtype).startswith("str"):
             out[c] = [("'" + v) if isinstance(v, str) and v[:1] in "=+-@" else v for v in out[c]]
@@ -1310,9 +1503,15 @@ class Correction:
 def validate_correction(c: Correction, topic_labels_: Iterable[str] = ()) -> None:
     """Raise StoreError E451 for a field or value the relabel loop does not accept."""
     if c.field not in CORRECTION_FIELDS:
-        raise StoreError("E451", f"cannot correct the field {c.field!r}", hint=f"Use one of {', '.join(CORRECTION_FIELDS)}")
+        raise StoreError(
+            "E451",
+            f"cannot correct the field {c.field!r}",
+            hint=f"Use one of {', '.join(CORRECTION_FIELDS)}",
+        )
     if not c.corrected_by.strip():
-        raise StoreError("E451", "a correction needs the name of the analyst who made it", hint="Enter your name")
+        raise StoreError(
+            "E451", "a correction needs the name of the analyst who made it", hint="Enter your name"
+        )
     allowed: Iterable[str]
     if c.field == "sentiment":
         allowed = SENTIMENTS
@@ -1321,9 +1520,12 @@ def validate_correction(c: Correction, topic_labels_: Iterable[str] = ()) -> Non
     else:
         allowed = [*topic_labels_, NO_TOPIC_JA]
     allowed = list(allowed)
-    if c.field != "topic" or topic_labels_:
-        if c.new_value not in allowed:
-            raise StoreError("E451", f"{c.new_value!r} is not a {c.field} label", hint=f"Use one of {', '.join(allowed)}")
+    if (c.field != "topic" or topic_labels_) and c.new_value not in allowed:
+        raise StoreError(
+            "E451",
+            f"{c.new_value!r} is not a {c.field} label",
+            hint=f"Use one of {', '.join(allowed)}",
+        )
 
 
 def save_corrections(store_path: str | Path, corrections: Sequence[Correction]) -> int:
@@ -1347,12 +1549,24 @@ def save_corrections(store_path: str | Path, corrections: Sequence[Correction]) 
         ) from exc
     try:
         ids = sorted({c.record_id for c in corrections})
-        found = {r[0] for r in con.execute("SELECT record_id FROM feedback WHERE list_contains(?::VARCHAR[], record_id)", [ids]).fetchall()}
+        found = {
+            r[0]
+            for r in con.execute(
+                "SELECT record_id FROM feedback WHERE list_contains(?::VARCHAR[], record_id)", [ids]
+            ).fetchall()
+        }
         missing = [i for i in ids if i not in found]
         if missing:
-            raise StoreError("E452", f"no voice with record_id {missing[0]!r} in the store", path=str(store_path))
+            raise StoreError(
+                "E452", f"no voice with record_id {missing[0]!r} in the store", path=str(store_path)
+            )
         labels = (
-            [r[0] for r in con.execute(f"SELECT label FROM ({topics_sql()}) WHERE label IS NOT NULL AND topic_id <> -1").fetchall()]
+            [
+                r[0]
+                for r in con.execute(
+                    f"SELECT label FROM ({topics_sql()}) WHERE label IS NOT NULL AND topic_id <> -1"
+                ).fetchall()
+            ]
             if any(c.field == "topic" for c in corrections)
             else []
         )
@@ -1361,7 +1575,19 @@ def save_corrections(store_path: str | Path, corrections: Sequence[Correction]) 
         con.execute("BEGIN TRANSACTION")
         con.executemany(
             "INSERT INTO corrections VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            [[c.correction_id, c.record_id, c.field, c.old_value, c.new_value, c.corrected_by.strip(), c.corrected_at, c.note] for c in corrections],
+            [
+                [
+                    c.correction_id,
+                    c.record_id,
+                    c.field,
+                    c.old_value,
+                    c.new_value,
+                    c.corrected_by.strip(),
+                    c.corrected_at,
+                    c.note,
+                ]
+                for c in corrections
+            ],
         )
         con.execute("COMMIT")
         con.execute("CHECKPOINT")

@@ -18,6 +18,7 @@ speed benchmark, never shown to users as predictions.
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime
 from pathlib import Path
 
@@ -27,21 +28,72 @@ TOPIC_MODEL_ID = "fixture-topics-v1"
 MODEL_VERSION = "fixture-rules@1"
 
 NEGATIVE_WORDS = (
-    "遅い", "遅れ", "遅延", "届かない", "届きません", "最悪", "壊れ", "破損", "潰れ", "不良",
-    "二重", "落ち", "重い", "ひどい", "残念", "不満", "困", "使えない", "待た", "つながらない",
-    "繋がらない", "不親切", "雑", "がっかり", "二度と", "エラー", "汚れ", "毛玉", "焦げ",
-    "違う", "面倒", "品切れ", "不在票", "折れ", "なんで", "返品",
+    "遅い",
+    "遅れ",
+    "遅延",
+    "届かない",
+    "届きません",
+    "最悪",
+    "壊れ",
+    "破損",
+    "潰れ",
+    "不良",
+    "二重",
+    "落ち",
+    "重い",
+    "ひどい",
+    "残念",
+    "不満",
+    "困",
+    "使えない",
+    "待た",
+    "つながらない",
+    "繋がらない",
+    "不親切",
+    "雑",
+    "がっかり",
+    "二度と",
+    "エラー",
+    "汚れ",
+    "毛玉",
+    "焦げ",
+    "違う",
+    "面倒",
+    "品切れ",
+    "不在票",
+    "折れ",
+    "なんで",
+    "返品",
 )
 POSITIVE_WORDS = (
-    "ありがとう", "助かり", "助かる", "満足", "便利", "最高", "良い", "よかった", "早い",
-    "丁寧", "快適", "神", "嬉しい", "気に入", "おすすめ", "安心", "ふかふか",
+    "ありがとう",
+    "助かり",
+    "助かる",
+    "満足",
+    "便利",
+    "最高",
+    "良い",
+    "よかった",
+    "早い",
+    "丁寧",
+    "快適",
+    "神",
+    "嬉しい",
+    "気に入",
+    "おすすめ",
+    "安心",
+    "ふかふか",
 )
 ANGRY_WORDS = ("最悪", "ふざけ", "怒", "二度と", "ひどい", "何度", "なんで", "😡")
 RELIEF_WORDS = ("安心", "助か", "丁寧", "対応", "ありがとう")
 
 # (topic_id, label, keywords used as the rule and shown as the topic's keywords)
 TOPIC_RULES: tuple[tuple[int, str, tuple[str, ...]], ...] = (
-    (0, "配送・遅延・到着", ("配送", "配達", "届", "遅延", "到着", "物流", "発送", "梱包", "宅配", "不在票")),
+    (
+        0,
+        "配送・遅延・到着",
+        ("配送", "配達", "届", "遅延", "到着", "物流", "発送", "梱包", "宅配", "不在票"),
+    ),
     (1, "アプリ・動作・クーポン", ("アプリ", "クーポン", "ログイン", "ログアウト", "落ち")),
     (2, "決済・返金・請求", ("決済", "返金", "請求", "引き落", "二重", "支払")),
     (3, "店舗・接客・レジ", ("店員", "レジ", "接客", "店舗", "売り場", "品切れ")),
@@ -52,9 +104,9 @@ TOPIC_RULES: tuple[tuple[int, str, tuple[str, ...]], ...] = (
 
 def rule_sentiment(text: str, rating: float | None, nps: float | None) -> str:
     """Fixture sentiment (see the module docstring)."""
-    if rating is not None and rating == rating:
+    if rating is not None and not math.isnan(rating):
         return "negative" if rating <= 2 else ("neutral" if rating == 3 else "positive")
-    if nps is not None and nps == nps:
+    if nps is not None and not math.isnan(nps):
         return "negative" if nps <= 6 else ("neutral" if nps <= 8 else "positive")
     neg = sum(w in text for w in NEGATIVE_WORDS)
     pos = sum(w in text for w in POSITIVE_WORDS)
@@ -99,7 +151,9 @@ def label_store(path: str | Path, model_version: str = MODEL_VERSION) -> None:
             sent = rule_sentiment(text, rating, nps)
             emo = rule_emotion(text, sent)
             p_neg, p_neu, p_pos = PROBS[sent]
-            emotion_probs = {e: (0.6 if e == emo else 0.1) for e in ("平静", "怒り", "喜び", "悲しみ", "安心")}
+            emotion_probs = {
+                e: (0.6 if e == emo else 0.1) for e in ("平静", "怒り", "喜び", "悲しみ", "安心")
+            }
             results.append(
                 {
                     "record_id": record_id,

@@ -24,7 +24,18 @@ pytestmark = pytest.mark.browser
 CHROMIUM = Path("/usr/bin/chromium")
 ROOT = Path(__file__).resolve().parents[2]
 ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking"]
-PAGES = ["", "pain-points", "topics", "trends", "drivers", "explore", "score", "upload"]
+# each page, and what is on it once the script has finished
+PAGES = {
+    "": '[data-testid="stMetricValue"]',
+    "pain-points": ".voc-card",
+    "topics": ".voc-card",
+    "trends": ".js-plotly-plot .main-svg",
+    "drivers": ".js-plotly-plot .main-svg",
+    "explore": ".voc-card",
+    "score": ".st-key-score_go button",
+    "upload": ".st-key-upload_files",
+}
+CHARTS = {"", "pain-points", "topics", "trends", "drivers"}
 
 
 def _free_port() -> int:
@@ -36,18 +47,39 @@ def _free_port() -> int:
 @pytest.fixture(scope="module")
 def server(sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     if not CHROMIUM.exists():
-        pytest.skip("Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium fonts-noto-cjk)")
-    pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install -r requirements.txt)")
+        pytest.skip(
+            "Debian chromium is not installed at /usr/bin/chromium (apt-get install chromium fonts-noto-cjk)"
+        )
+    pytest.importorskip(
+        "playwright.sync_api",
+        reason="playwright is not installed (pip install -r requirements.txt)",
+    )
     store = tmp_path_factory.mktemp("browser") / "voc.duckdb"
     shutil.copy(sample_store, store)
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in ("VOC_APP_PASSWORD", "VOC_TOPIC_MODEL")}
     env["VOC_STORE"] = str(store)
-    log = open(store.parent / "streamlit.log", "w")  # noqa: SIM115
+    log = open(store.parent / "streamlit.log", "w")  # noqa: SIM115 - open while the server runs
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"), "--server.headless", "true",
-         "--server.port", str(port), "--server.address", "127.0.0.1", "--browser.gatherUsageStats", "false"],
-        cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
+        [
+            sys.executable,
+            "-m",
+            "streamlit",
+            "run",
+            str(ROOT / "app.py"),
+            "--server.headless",
+            "true",
+            "--server.port",
+            str(port),
+            "--server.address",
+            "127.0.0.1",
+            "--browser.gatherUsageStats",
+            "false",
+        ],
+        cwd=ROOT,
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
     )
     url = f"http://127.0.0.1:{port}"
     try:
@@ -60,7 +92,9 @@ def server(sample_store: Path, tmp_path_factory: pytest.TempPathFactory) -> Iter
                 pass
             if proc.poll() is not None or time.monotonic() > deadline:
                 log.flush()
-                pytest.fail("streamlit did not start:\n" + (store.parent / "streamlit.log").read_text())
+                pytest.fail(
+                    "streamlit did not start:\n" + (store.parent / "streamlit.log").read_text()
+                )
             time.sleep(0.5)
         yield url
     finally:
@@ -91,7 +125,9 @@ def _shots(tmp_path: Path) -> Path:
 def _settle(page: object) -> None:
     """Wait until Streamlit has finished running the script and the charts are drawn."""
     page.wait_for_selector('[data-testid="stMainBlockContainer"] h1', timeout=60_000)
-    page.wait_for_function("() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000)
+    page.wait_for_function(
+        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=60_000
+    )
     page.wait_for_timeout(800)
 
 
@@ -127,14 +163,16 @@ def test_filter_and_topic_in_a_real_browser(browser: object, server: str, tmp_pa
     # change a filter: all dates
     _select(page, "f_period_preset", "全期間")
     page.wait_for_function(
-        "() => document.querySelector('[data-testid=\"stMetricValue\"]')?.innerText.trim() === '540'", timeout=30_000
+        "() => document.querySelector('[data-testid=\"stMetricValue\"]')?.innerText.trim() === '540'",
+        timeout=30_000,
     )
     # open a topic
     page.get_by_role("link", name="トピック Topics").click()
     _settle(page)
     _select(page, "topic_select", "アプリ・動作・クーポン")
     page.wait_for_function(
-        "() => [...document.querySelectorAll('h2')].some(h => h.innerText.includes('アプリ・動作・クーポン'))", timeout=30_000
+        "() => [...document.querySelectorAll('h2')].some(h => h.innerText.includes('アプリ・動作・クーポン'))",
+        timeout=30_000,
     )
     _settle(page)
     page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
@@ -150,11 +188,12 @@ def test_filter_and_topic_in_a_real_browser(browser: object, server: str, tmp_pa
 def test_every_page_renders_without_errors(browser: object, server: str, tmp_path: Path) -> None:
     page = browser.new_page(viewport={"width": 1440, "height": 900}, locale="ja-JP")
     out = _shots(tmp_path)
-    for path in PAGES:
+    for path, ready in PAGES.items():
         page.goto(f"{server}/{path}")
-        _settle(page)
-        if path in ("", "pain-points", "topics", "trends", "drivers"):
+        page.wait_for_selector(ready, timeout=60_000)
+        if path in CHARTS:
             page.wait_for_selector(".js-plotly-plot .main-svg", timeout=60_000)
+        _settle(page)
         assert page.locator('[data-testid="stException"]').count() == 0, path
         shot = out / f"{path or 'overview'}.png"
         page.screenshot(path=str(shot))

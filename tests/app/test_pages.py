@@ -15,7 +15,7 @@ from streamlit.testing.v1 import AppTest
 from voc import metrics as m
 from voc.metrics import Filters
 
-from .conftest import APP  # noqa: TID252
+from .conftest import APP
 
 pytestmark = pytest.mark.filterwarnings("ignore")
 
@@ -38,9 +38,17 @@ def metric(at: AppTest, label_start: str) -> str:
 
 
 def texts(at: AppTest) -> str:
-    return "\n".join([x.value for x in at.markdown] + [x.value for x in at.caption] + [x.value for x in at.html]
-                     + [x.value for x in at.subheader] + [x.value for x in at.header] + [x.value for x in at.info]
-                     + [x.value for x in at.warning] + [x.value for x in at.error] + [x.value for x in at.success])
+    return "\n".join(
+        [x.value for x in at.markdown]
+        + [x.value for x in at.caption]
+        + [x.value for x in at.html]
+        + [x.value for x in at.subheader]
+        + [x.value for x in at.header]
+        + [x.value for x in at.info]
+        + [x.value for x in at.warning]
+        + [x.value for x in at.error]
+        + [x.value for x in at.success]
+    )
 
 
 @pytest.fixture()
@@ -61,8 +69,12 @@ def test_overview_numbers_and_a_filter_change(store: Path, snap) -> None:
     nps = m.nps(snap, LAST4)
     assert metric(at, "NPS") == f"{nps.score:+.0f}"
     assert "2026-07-13〜2026-08-09 と比較" in texts(at)
-    table = at.dataframe[0].value
-    assert table["トピック"].iloc[0] == "配送・遅延・到着"
+    table = next(h.value for h in at.html if '<table class="voc-table">' in h.value)
+    pp = m.overview(snap, LAST4).pain_points
+    first = pp.iloc[0]
+    assert first["label"] == "配送・遅延・到着"
+    assert f"<td>{first['label']}</td><td class='n'>{first['complaints']}</td>" in table
+    assert f"<td class='n'>{first['previous']}</td>" in table
     # change filters: delivery only, then all dates
     at.multiselect(key="f_touchpoints").set_value(["delivery"]).run()
     assert metric(at, "件数") == str(m.count(snap, LAST4.with_(touchpoints=("delivery",))))
@@ -159,7 +171,10 @@ def test_explore_search_highlight_and_pagination(store: Path, snap) -> None:
     second = [h.value for h in at.html if 'class="voc-card"' in h.value]
     assert len(first) == 20 and len(second) == min(20, total - 20) and first != second
     assert "2/9 ページ" in texts(at)
-    assert at.download_button(key="ex_csv") is not None and at.download_button(key="ex_xlsx") is not None
+    assert (
+        at.download_button(key="ex_csv") is not None
+        and at.download_button(key="ex_xlsx") is not None
+    )
 
 
 def test_relabel_loop_stores_who_and_when(store: Path) -> None:
@@ -180,7 +195,10 @@ def test_relabel_loop_stores_who_and_when(store: Path) -> None:
     rec = m.records(con, [rid]).iloc[0]
     assert (rec["sentiment"], rec["emotion"], bool(rec["corrected"])) == ("positive", "安心", True)
     hist = m.correction_history(con, rid)
-    assert set(hist["corrected_by"]) == {"analyst-a"} and set(hist["field"]) == {"sentiment", "emotion"}
+    assert set(hist["corrected_by"]) == {"analyst-a"} and set(hist["field"]) == {
+        "sentiment",
+        "emotion",
+    }
     out = m.corrections_export(con)
     assert out["record_id"].tolist() == [rid] and out["corrected_by"].iloc[0] == "analyst-a"
     con.close()
@@ -191,12 +209,16 @@ def test_relabel_loop_stores_who_and_when(store: Path) -> None:
 def test_score_text_without_a_model(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     from voc import app_support
 
-    monkeypatch.setattr(app_support, "load_classifier", lambda: (None, "[E301] model folder not found"))
+    monkeypatch.setattr(
+        app_support, "load_classifier", lambda: (None, "[E301] model folder not found")
+    )
     at = run("score_text")
     at.text_area(key="score_text").set_value("配送が遅れて届きました。連絡は 090-1234-5678 まで。")
     at.button(key="score_go").click().run()
     assert any("no sentiment model found" in w.value for w in at.warning)
-    assert any("＜電話番号＞" in h.value and "090-1234" not in h.value for h in at.html)  # PII masked
+    assert any(
+        "＜電話番号＞" in h.value and "090-1234" not in h.value for h in at.html
+    )  # PII masked
     assert any("配送・遅延・到着" in md.value for md in at.markdown)  # nearest topic by keywords
 
 
@@ -208,11 +230,22 @@ def test_score_text_with_a_model(store: Path, monkeypatch: pytest.MonkeyPatch) -
         def predict(self, texts, sentence_level=False):
             return [
                 Prediction(
-                    sentiment="negative", sentiment_score=-0.5, mixed=True,
+                    sentiment="negative",
+                    sentiment_score=-0.5,
+                    mixed=True,
                     sentiment_probs={"negative": 0.6, "neutral": 0.3, "positive": 0.1},
-                    emotion="怒り", emotion_probs={"平静": 0.1, "怒り": 0.6, "喜び": 0.1, "悲しみ": 0.1, "安心": 0.1},
-                    sentences=[SentenceResult("商品は気に入っています。", "positive", 0.8, "喜び"),
-                               SentenceResult("ただ配送が遅れました。", "negative", -0.7, "怒り")],
+                    emotion="怒り",
+                    emotion_probs={
+                        "平静": 0.1,
+                        "怒り": 0.6,
+                        "喜び": 0.1,
+                        "悲しみ": 0.1,
+                        "安心": 0.1,
+                    },
+                    sentences=[
+                        SentenceResult("商品は気に入っています。", "positive", 0.8, "喜び"),
+                        SentenceResult("ただ配送が遅れました。", "negative", -0.7, "怒り"),
+                    ],
                 )
                 for _ in texts
             ]
@@ -223,22 +256,30 @@ def test_score_text_with_a_model(store: Path, monkeypatch: pytest.MonkeyPatch) -
     at.button(key="score_go").click().run()
     html = "\n".join(h.value for h in at.html)
     assert "ネガティブ" in html and "混在" in html
-    assert "商品は気に入っています。" in html and "ただ配送が遅れました。" in html and "喜び" in html
+    assert (
+        "商品は気に入っています。" in html and "ただ配送が遅れました。" in html and "喜び" in html
+    )
     assert not at.warning
 
 
-def test_upload_adds_a_dump_everywhere(store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snap) -> None:
+def test_upload_adds_a_dump_everywhere(
+    store: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, snap
+) -> None:
     from voc import app_support
 
     monkeypatch.setattr(app_support, "load_classifier", lambda: (None, "no model in tests"))
     before = m.count(snap, Filters())
     dump = "回答ID,回答日,推奨度,ご意見\nU1,2026/09/01,2,配送が遅い\nU2,2026/09/02,10,店員さんが親切\nU3,2026/09/03,7,\n"
     at = run("upload")
-    at.file_uploader(key="upload_files").set_value(("new_survey.csv", dump.encode("utf-8"), "text/csv")).run()
+    at.file_uploader(key="upload_files").set_value(
+        ("new_survey.csv", dump.encode("utf-8"), "text/csv")
+    ).run()
     at.button(key="upload_go").click().run()
     assert not at.exception, [e.value for e in at.exception]
     assert any("no sentiment model found" in w.value for w in at.warning)
-    assert any("3 行を読み、2 行を分析しました" in s.value for s in at.success), [s.value for s in at.success]
+    assert any("3 行を読み、2 行を分析しました" in s.value for s in at.success), [
+        s.value for s in at.success
+    ]
     at.switch_page("app_pages/overview.py").run()
     at.selectbox(key="f_period_preset").set_value("全期間").run()
     assert metric(at, "件数") == f"{before + 2:,}"
@@ -252,6 +293,8 @@ def test_password_gate(store: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     assert any("Wrong password" in e.value for e in at.error) and not at.metric
     at.text_input(key="app_password").set_value("s3cret").run()
     assert at.title[0].value == "概要 Overview" and at.metric
+    # a shared explorer reads $VOC_STORE only: no field to point it at another file
+    assert "store_path" not in [t.key for t in at.text_input]
 
 
 def test_customer_text_is_escaped(store: Path) -> None:
@@ -259,9 +302,9 @@ def test_customer_text_is_escaped(store: Path) -> None:
 
     con = duckdb.connect(str(store))
     con.execute(
-        "UPDATE feedback SET text = ?, title = NULL WHERE record_id = (SELECT record_id FROM feedback WHERE is_voc "
-        "AND channel = 'sns' ORDER BY created_at DESC LIMIT 1)",
-        ['<img src=x onerror="alert(1)"> [リンク](https://evil.example) **太字** 遅い'],
+        "UPDATE feedback SET text = $t, text_normalized = $t, title = NULL WHERE record_id = (SELECT record_id "
+        "FROM feedback WHERE is_voc AND channel = 'sns' ORDER BY created_at DESC LIMIT 1)",
+        {"t": '<img src=x onerror="alert(1)"> [リンク](https://evil.example) **太字** 遅い'},
     )
     con.close()
     at = run("explore")

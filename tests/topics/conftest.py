@@ -81,7 +81,9 @@ def fitted(embedder, complaints):  # type: ignore[no-untyped-def]
 
 
 @pytest.fixture()
-def voc_env(base_dir: Path, vector_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def voc_env(
+    base_dir: Path, vector_cache: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Path:
     """VOC_CACHE_DIR for CLI runs: the base model linked in, vectors shared with the session."""
     cache = tmp_path / "cache"
     (cache / "models").mkdir(parents=True)

@@ -47,11 +47,15 @@ def test_attach_tokenizer_rebuilds_a_working_vectorizer() -> None:
 
     vec = make_vectorizer(TopicTokenizer(), min_bigram_count=1)
     vec.fit(["配送が遅れた", "レジが混んでいる"])
-    plain = CountVectorizer(**{k: v for k, v in vec.get_params().items() if k not in ("tokenizer",)})
+    plain = CountVectorizer(
+        **{k: v for k, v in vec.get_params().items() if k not in ("tokenizer",)}
+    )
     plain.vocabulary_ = dict(vec.vocabulary_)
     again = attach_tokenizer(plain, TopicTokenizer(), 1)
     assert isinstance(again.tokenizer, TopicTokenizer)
-    assert (again.transform(["配送が遅い"]).toarray() == vec.transform(["配送が遅い"]).toarray()).all()
+    assert (
+        again.transform(["配送が遅い"]).toarray() == vec.transform(["配送が遅い"]).toarray()
+    ).all()
 
 
 LABEL_CASES = [
@@ -88,7 +92,9 @@ def test_fitted_keywords_are_words_or_phrases(fitted) -> None:  # type: ignore[n
     import fugashi
     import unidic_lite
 
-    tagger = fugashi.Tagger(f'-d "{unidic_lite.DICDIR}" -r "{os.path.join(unidic_lite.DICDIR, "mecabrc")}"')
+    tagger = fugashi.Tagger(
+        f'-d "{unidic_lite.DICDIR}" -r "{os.path.join(unidic_lite.DICDIR, "mecabrc")}"'
+    )
     keywords = [kw for t in fitted.topic_ids for kw in fitted.keywords_[t]]
     assert keywords
     for kw in keywords:
@@ -105,3 +111,15 @@ def test_topics_have_labels_and_verbatims(fitted) -> None:  # type: ignore[no-un
         assert len(info.label.split("・")) <= fitted.config.label_words
         assert min(3, info.size) <= len(info.representative) <= 5
         assert all(text in fitted.documents_ for text in info.representative)
+
+
+NOUN_LABEL_CASES = [
+    (["機器", "フォン", "スマート フォン", "需要"], "機器・スマートフォン・需要"),
+    (["配送 遅延", "到着", "配送", "箱"], "配送遅延・到着・箱"),
+    (["届く 週間", "発送", "返品"], "届く・週間・発送"),  # a verb: no compound
+]
+
+
+@pytest.mark.parametrize(("keywords", "expected"), NOUN_LABEL_CASES)
+def test_make_label_joins_noun_compounds(keywords: list[str], expected: str) -> None:
+    assert make_label(keywords, 3, is_noun=TopicTokenizer().is_noun) == expected

@@ -27,7 +27,9 @@ def test_fit_finds_several_topics(fitted) -> None:  # type: ignore[no-untyped-de
 
 def test_same_seed_same_topics(fitted, embedder, complaints) -> None:  # type: ignore[no-untyped-def]
     texts, _ = complaints
-    again = TopicModeler(TopicConfig(seed=42), embedding_model=embedder).fit(texts, fitted.record_ids_)
+    again = TopicModeler(TopicConfig(seed=42), embedding_model=embedder).fit(
+        texts, fitted.record_ids_
+    )
     assert np.array_equal(again.topics_, fitted.topics_)
     assert again.keywords_ == fitted.keywords_
     assert again.labels_ == fitted.labels_
@@ -56,7 +58,9 @@ THRESHOLD_CASES = [
 
 @pytest.mark.parametrize(("members", "outliers", "n", "share", "expected"), THRESHOLD_CASES)
 def test_outlier_threshold(members, outliers, n, share, expected) -> None:  # type: ignore[no-untyped-def]
-    thr = outlier_threshold(np.array(members), np.array(outliers), n, max_share=share, quantile=0.05)
+    thr = outlier_threshold(
+        np.array(members), np.array(outliers), n, max_share=share, quantile=0.05
+    )
     if expected is None:
         assert thr == pytest.approx(np.quantile(members, 0.05))
     else:
@@ -71,7 +75,11 @@ def test_too_few_texts_is_a_clear_error(embedder) -> None:  # type: ignore[no-un
 
 
 def test_transform_assigns_new_complaints(fitted) -> None:  # type: ignore[no-untyped-def]
-    delivery = [i for i in fitted.topic_info() if "配達" in i.keywords or "置き配" in i.keywords or "箱" in i.keywords]
+    delivery = [
+        i
+        for i in fitted.topic_info()
+        if "配達" in i.keywords or "置き配" in i.keywords or "箱" in i.keywords
+    ]
     new = ["配達員が置き配したら荷物が盗まれた", "届いた箱がつぶれて中身が壊れていました"]
     ids, sims = fitted.transform(new)
     assert ids.shape == sims.shape == (2,)
@@ -87,8 +95,15 @@ def test_transform_assigns_new_complaints(fitted) -> None:  # type: ignore[no-un
 def test_save_load_round_trip(fitted, embedder, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     folder = fitted.save(tmp_path / "model")
     names = {p.name for p in folder.iterdir()}
-    assert {"voc_topics.json", "documents.parquet", "topic_embeddings.safetensors", "ctfidf.safetensors",
-            "ctfidf_config.json", "topics.json", "config.json"} <= names
+    assert {
+        "voc_topics.json",
+        "documents.parquet",
+        "topic_embeddings.safetensors",
+        "ctfidf.safetensors",
+        "ctfidf_config.json",
+        "topics.json",
+        "config.json",
+    } <= names
     assert not any(n.endswith((".pkl", ".pickle", ".bin", ".pt")) for n in names)
     meta = json.loads((folder / "voc_topics.json").read_text("utf-8"))
     assert meta["config"]["seed"] == 42 and meta["model_id"] == fitted.model_id_

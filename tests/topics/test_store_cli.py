@@ -18,7 +18,13 @@ from voc.topics.scorer import TopicScorer
 
 SAMPLE = Path(__file__).resolve().parents[2] / "data" / "sample"
 
-VIEWS = ("topic_by_touchpoint", "topic_by_channel", "topic_weekly", "topic_sentiment", "topic_emotion")
+VIEWS = (
+    "topic_by_touchpoint",
+    "topic_by_channel",
+    "topic_weekly",
+    "topic_sentiment",
+    "topic_emotion",
+)
 
 
 @pytest.fixture(scope="module")
@@ -35,7 +41,9 @@ def test_fit_on_store_writes_topics_and_views(sample_store: Path, embedder, tmp_
     with Store(path) as st:
         ids, texts, rule = topic_store.load_complaints(st)
         assert rule == "rating" and len(texts) >= 80
-        tm = TopicModeler(TopicConfig(seed=42, min_topic_size=8), embedding_model=embedder).fit(texts, ids)
+        tm = TopicModeler(TopicConfig(seed=42, min_topic_size=8), embedding_model=embedder).fit(
+            texts, ids
+        )
         topic_store.write_topics(st, tm, str(tmp_path / "voc_topics"))
         assert st.count("topic_assignments") == len(ids)
         topics = st.query("SELECT * FROM topics ORDER BY topic_id")
@@ -50,6 +58,22 @@ def test_fit_on_store_writes_topics_and_views(sample_store: Path, embedder, tmp_
         assert int(by_tp["n"].sum()) == len(ids)
         assert "delivery" in set(by_tp["touchpoint"])
 
+        # a complaint assigned later by `voc analyze`, then a merge: it follows its topic
+        extra = st.query(
+            "SELECT record_id FROM feedback WHERE record_id NOT IN "
+            "(SELECT record_id FROM topic_assignments) LIMIT 1"
+        )["record_id"][0]
+        topic_store.write_assignments(st, tm.model_id_, [extra], [1], [0.9])
+        tm.rename(0, "最大の不満")
+        new_id = tm.merge([0, 1])
+        topic_store.update_curation(st, tm, tm.last_mapping_)
+        moved = st.query(f"SELECT topic_id FROM topic_assignments WHERE record_id = '{extra}'")
+        assert int(moved["topic_id"][0]) == new_id
+        topics = st.query("SELECT * FROM topics")
+        assert len(topics) == tm.n_topics + 1
+        assert "最大の不満" in set(topics["label"])
+        assert st.count("topic_by_touchpoint", f"topic_id = {new_id}") > 0
+
 
 def test_topic_scorer_in_analyze(fitted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     folder = fitted.save(tmp_path / "voc_topics")
@@ -57,8 +81,13 @@ def test_topic_scorer_in_analyze(fitted, tmp_path: Path) -> None:  # type: ignor
     scorer.modeler.embedding_model = fitted.embedding_model  # the session's vector cache
     out = tmp_path / "out.csv"
     store = tmp_path / "voc.duckdb"
-    report = analyze([SAMPLE / "reviews_ec.csv"], config=VocConfig.load(), store_path=store, output=out,
-                     scorers=[scorer])
+    report = analyze(
+        [SAMPLE / "reviews_ec.csv"],
+        config=VocConfig.load(),
+        store_path=store,
+        output=out,
+        scorers=[scorer],
+    )
     assert report.rows == 182
     df = pd.read_csv(out, encoding="utf-8-sig")
     assert {"topic_id", "topic_label"} <= set(df.columns)
@@ -91,11 +120,31 @@ def test_cli_fit_show_rename_merge_assign(voc_env: Path, tmp_path: Path, written
     runner = CliRunner()
     model = tmp_path / "model"
     out = tmp_path / "topics.csv"
-    res = runner.invoke(app, ["topics", "fit", str(src), "--text-col", "本文", "-o", str(out),
-                              "--model-dir", str(model), "--seed", "42"])
+    res = runner.invoke(
+        app,
+        [
+            "topics",
+            "fit",
+            str(src),
+            "--text-col",
+            "本文",
+            "-o",
+            str(out),
+            "--model-dir",
+            str(model),
+            "--seed",
+            "42",
+        ],
+    )
     assert res.exit_code == 0, res.output
     df = pd.read_csv(out, encoding="utf-8-sig")
-    assert len(df) == len(texts) + 1 and list(df.columns) == ["no", "分野", "本文", "topic_id", "topic_label"]
+    assert len(df) == len(texts) + 1 and list(df.columns) == [
+        "no",
+        "分野",
+        "本文",
+        "topic_id",
+        "topic_label",
+    ]
     assert df["topic_id"].iloc[-1] == -1  # the empty row is kept, unassigned
     assert (df["topic_id"] == -1).mean() <= 0.16
     assert (model / "voc_topics.json").is_file()
@@ -113,8 +162,39 @@ def test_cli_fit_show_rename_merge_assign(voc_env: Path, tmp_path: Path, written
     more, _ = written(per_domain=5, skip=40)
     pd.DataFrame({"本文": more}).to_csv(new, index=False)
     out2 = tmp_path / "assigned.csv"
-    res = runner.invoke(app, ["topics", "assign", str(new), "--text-col", "本文", "--model-dir", str(model),
-                              "-o", str(out2)])
+    res = runner.invoke(
+        app,
+        [
+            "topics",
+            "assign",
+            str(new),
+            "--text-col",
+            "本文",
+            "--model-dir",
+            str(model),
+            "-o",
+            str(out2),
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert "fit no existing topic" in res.output
     assert len(pd.read_csv(out2, encoding="utf-8-sig")) == len(more)
+
+
+def test_topic_scorer_without_store(fitted) -> None:  # type: ignore[no-untyped-def]
+    """score_frame (distributed engines) passes no store: the row's sentiment decides."""
+    from types import SimpleNamespace as NS
+
+    def row(i: int, text: str, sentiment: str) -> NS:
+        rec = NS(record_id=f"x{i}", is_voc=True, text_normalized=text, rating=None, nps=None)
+        return NS(ok=True, output={"sentiment": sentiment}, records=[rec])
+
+    chunk = [
+        row(0, "配達員が置き配したら荷物が盗まれた", "negative"),
+        row(1, "店員さんがとても親切でした", "positive"),
+    ]
+    scorer = TopicScorer(fitted)
+    scorer.score(chunk, None, "distributed")
+    assert chunk[0].output["topic_id"] is not None and chunk[0].output["topic_label"]
+    assert "topic_id" not in chunk[1].output
+    assert scorer.summary()["complaints"] == 1

@@ -9,7 +9,7 @@ import logging
 import tomllib
 from importlib import resources
 from pathlib import Path
-from typing import Annotated, Any, Optional
+from typing import Annotated, Any
 
 import typer
 
@@ -30,8 +30,12 @@ _INPUTS = typer.Argument(
     show_default=False,
 )
 _STORE = typer.Option("--store", help="DuckDB results file (default: voc.duckdb, or the config).")
-_MODEL_DIR = typer.Option("--model-dir", help="Folder of the topic model (default: voc_topics next to the store).")
-_CONFIG = typer.Option("--config", help="A TOML settings file; its [topics] table sets the topic options.")
+_MODEL_DIR = typer.Option(
+    "--model-dir", help="Folder of the topic model (default: voc_topics next to the store)."
+)
+_CONFIG = typer.Option(
+    "--config", help="A TOML settings file; its [topics] table sets the topic options."
+)
 
 
 def _progress() -> bool:
@@ -47,14 +51,18 @@ def load_settings(path: Path | None) -> tuple[Any, Any]:
     from voc.config import VocConfig, _deep_merge, _read_toml_text
     from voc.topics.config import TopicConfig
 
-    raw = _read_toml_text(resources.files("voc").joinpath("default_config.toml").read_text("utf-8"), "<defaults>")
+    raw = _read_toml_text(
+        resources.files("voc").joinpath("default_config.toml").read_text("utf-8"), "<defaults>"
+    )
     if path is not None:
         if not Path(path).is_file():
             raise ConfigError("E001", "config file not found", path=str(path))
         try:
             user = tomllib.loads(Path(path).read_text("utf-8"))
         except tomllib.TOMLDecodeError as exc:
-            raise ConfigError("E004", f"the config file is not valid TOML: {exc}", path=str(path)) from exc
+            raise ConfigError(
+                "E004", f"the config file is not valid TOML: {exc}", path=str(path)
+            ) from exc
         raw = _deep_merge(raw, user)
     topics_raw = raw.pop("topics", {})
     try:
@@ -85,7 +93,9 @@ def _tokenizer(cfg: Any, topic_cfg: Any) -> Any:
     )
 
 
-def read_texts(paths: list[str], text_col: str | None, cfg: Any) -> tuple[list[dict[str, Any]], list[str], str]:
+def read_texts(
+    paths: list[str], text_col: str | None, cfg: Any
+) -> tuple[list[dict[str, Any]], list[str], str]:
     """Rows (input columns as read), their normalised texts and the text column name.
 
     Texts are normalised like ``voc analyze`` does (NFKC, URLs, personal data masked), so
@@ -108,7 +118,9 @@ def read_texts(paths: list[str], text_col: str | None, cfg: Any) -> tuple[list[d
         cmap = recognize_columns(dump.columns, {"text": text_col} if text_col else None)
         if cmap.text is None:
             raise InputError(
-                "E112", "no text column was found", path=str(p),
+                "E112",
+                "no text column was found",
+                path=str(p),
                 hint="Name it with --text-col; columns: " + ", ".join(map(str, dump.columns)),
             )
         col_used = cmap.text
@@ -119,7 +131,9 @@ def read_texts(paths: list[str], text_col: str | None, cfg: Any) -> tuple[list[d
     return rows, texts, col_used
 
 
-def _write_output(path: Path, rows: list[dict[str, Any]], topic_ids: list[int], labels: list[str]) -> None:
+def _write_output(
+    path: Path, rows: list[dict[str, Any]], topic_ids: list[int], labels: list[str]
+) -> None:
     from voc.output import OutputWriter
 
     columns = list(dict.fromkeys(c for r in rows for c in r))
@@ -142,7 +156,9 @@ def _print_topics(tm: Any, n_verbatims: int = 3) -> None:
     n = len(tm.topics_)
     for info in tm.topic_info():
         mark = " *" if info.curated else ""
-        echo(f"[{info.topic_id:>3}] {info.label}{mark}  ({info.size}, {100 * info.size / max(n, 1):.1f} %)")
+        echo(
+            f"[{info.topic_id:>3}] {info.label}{mark}  ({info.size}, {100 * info.size / max(n, 1):.1f} %)"
+        )
         echo(f"      keywords: {' / '.join(info.keywords)}")
         for text in info.representative[:n_verbatims]:
             short = text.replace("\n", " ")
@@ -166,7 +182,9 @@ def _fit_common(
     from voc.topics.model import TopicModeler
 
     cfg, topic_cfg = load_settings(config)
-    topic_cfg = topic_cfg.replace(min_topic_size=min_topic_size, seed=seed, max_outlier_share=max_outliers)
+    topic_cfg = topic_cfg.replace(
+        min_topic_size=min_topic_size, seed=seed, max_outlier_share=max_outliers
+    )
     store_path = _store_path(store, cfg)
     folder = _model_dir(model_dir, store_path)
     rows: list[dict[str, Any]] | None = None
@@ -180,15 +198,21 @@ def _fit_common(
         from voc.topics.store import load_complaints
 
         if not store_path.exists():
-            raise InputError("E508", "the store does not exist yet", path=str(store_path),
-                             hint="Run `voc analyze` first, or give files to fit on")
+            raise InputError(
+                "E508",
+                "the store does not exist yet",
+                path=str(store_path),
+                hint="Run `voc analyze` first, or give files to fit on",
+            )
         with Store(store_path, read_only=True) as st:
             ids, texts, rule = load_complaints(st)
         record_ids = list(ids)
         keep = list(range(len(texts)))
         typer.echo(f"{len(texts)} complaints in the store (chosen by {rule})", err=True)
     if previous is not None and config is None:
-        topic_cfg = previous.config.replace(min_topic_size=min_topic_size, seed=seed, max_outlier_share=max_outliers)
+        topic_cfg = previous.config.replace(
+            min_topic_size=min_topic_size, seed=seed, max_outlier_share=max_outliers
+        )
     if previous is None:
         tm = TopicModeler(topic_cfg, tokenizer=_tokenizer(cfg, topic_cfg), progress=_progress())
         tm.fit([texts[i] for i in keep], [record_ids[i] for i in keep])
@@ -223,38 +247,64 @@ def _fit_common(
 
 @topics_app.command("fit")
 def fit(
-    inputs: Annotated[Optional[list[str]], _INPUTS] = None,
-    store: Annotated[Optional[Path], _STORE] = None,
-    text_col: Annotated[Optional[str], typer.Option("--text-col", help="Column holding the text (files only).")] = None,
+    inputs: Annotated[list[str] | None, _INPUTS] = None,
+    store: Annotated[Path | None, _STORE] = None,
+    text_col: Annotated[
+        str | None, typer.Option("--text-col", help="Column holding the text (files only).")
+    ] = None,
     output: Annotated[
-        Optional[Path],
-        typer.Option("--output", "-o", help="Write one row per input row with topic_id and topic_label (.csv, .parquet, .xlsx)."),
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="Write one row per input row with topic_id and topic_label (.csv, .parquet, .xlsx).",
+        ),
     ] = None,
-    model_dir: Annotated[Optional[Path], _MODEL_DIR] = None,
+    model_dir: Annotated[Path | None, _MODEL_DIR] = None,
     min_topic_size: Annotated[
-        Optional[int], typer.Option("--min-topic-size", help="Smallest topic (default: grows with the data, at least 10).")
+        int | None,
+        typer.Option(
+            "--min-topic-size", help="Smallest topic (default: grows with the data, at least 10)."
+        ),
     ] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed; the same seed gives the same topics (default 42).")] = None,
+    seed: Annotated[
+        int | None,
+        typer.Option(
+            "--seed", help="Random seed; the same seed gives the same topics (default 42)."
+        ),
+    ] = None,
     max_outliers: Annotated[
-        Optional[float], typer.Option("--max-outliers", help="Largest share left unassigned, 0-1 (default 0.15).")
+        float | None,
+        typer.Option("--max-outliers", help="Largest share left unassigned, 0-1 (default 0.15)."),
     ] = None,
-    config: Annotated[Optional[Path], _CONFIG] = None,
+    config: Annotated[Path | None, _CONFIG] = None,
 ) -> None:
     """Find complaint topics in files, or in the store's negative and mixed feedback, and save the model."""
-    _fit_common(inputs, store, text_col, output, model_dir, min_topic_size, seed, max_outliers, config)
+    _fit_common(
+        inputs, store, text_col, output, model_dir, min_topic_size, seed, max_outliers, config
+    )
 
 
 @topics_app.command("refit")
 def refit(
-    inputs: Annotated[Optional[list[str]], _INPUTS] = None,
-    store: Annotated[Optional[Path], _STORE] = None,
-    text_col: Annotated[Optional[str], typer.Option("--text-col", help="Column holding the text (files only).")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write one row per input row with its topic.")] = None,
-    model_dir: Annotated[Optional[Path], _MODEL_DIR] = None,
-    min_topic_size: Annotated[Optional[int], typer.Option("--min-topic-size", help="Smallest topic.")] = None,
-    seed: Annotated[Optional[int], typer.Option("--seed", help="Random seed.")] = None,
-    max_outliers: Annotated[Optional[float], typer.Option("--max-outliers", help="Largest share left unassigned.")] = None,
-    config: Annotated[Optional[Path], _CONFIG] = None,
+    inputs: Annotated[list[str] | None, _INPUTS] = None,
+    store: Annotated[Path | None, _STORE] = None,
+    text_col: Annotated[
+        str | None, typer.Option("--text-col", help="Column holding the text (files only).")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write one row per input row with its topic."),
+    ] = None,
+    model_dir: Annotated[Path | None, _MODEL_DIR] = None,
+    min_topic_size: Annotated[
+        int | None, typer.Option("--min-topic-size", help="Smallest topic.")
+    ] = None,
+    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
+    max_outliers: Annotated[
+        float | None, typer.Option("--max-outliers", help="Largest share left unassigned.")
+    ] = None,
+    config: Annotated[Path | None, _CONFIG] = None,
 ) -> None:
     """Fit the topics again on today's complaints, keeping your renames and merges where topics match."""
     from voc.topics.model import TopicModeler
@@ -262,13 +312,24 @@ def refit(
     cfg, _ = load_settings(config)
     folder = _model_dir(model_dir, _store_path(store, cfg))
     previous = TopicModeler.load(folder, progress=_progress())
-    _fit_common(inputs, store, text_col, output, folder, min_topic_size, seed, max_outliers, config, previous)
+    _fit_common(
+        inputs,
+        store,
+        text_col,
+        output,
+        folder,
+        min_topic_size,
+        seed,
+        max_outliers,
+        config,
+        previous,
+    )
 
 
 @topics_app.command("show")
 def show(
-    model_dir: Annotated[Optional[Path], _MODEL_DIR] = None,
-    store: Annotated[Optional[Path], _STORE] = None,
+    model_dir: Annotated[Path | None, _MODEL_DIR] = None,
+    store: Annotated[Path | None, _STORE] = None,
     verbatims: Annotated[int, typer.Option("--verbatims", help="Verbatims shown per topic.")] = 3,
 ) -> None:
     """List the topics: id, label, size, keywords and representative verbatims (* = named by you)."""
@@ -279,17 +340,21 @@ def show(
     _print_topics(tm, verbatims)
 
 
-def _save_curated(tm: Any, folder: Path, store: Path | None, cfg: Any) -> None:
+def _save_curated(
+    tm: Any, folder: Path, store: Path | None, cfg: Any, mapping: dict[int, int] | None = None
+) -> None:
     tm.save(folder)
     store_path = _store_path(store, cfg)
     if store_path.exists():
         from voc.store import Store
-        from voc.topics.store import update_labels
+        from voc.topics.store import update_curation
 
         with Store(store_path) as st:
-            current = st.con.execute("SELECT value FROM voc_meta WHERE key = 'topics_model_id'").fetchall()
+            current = st.con.execute(
+                "SELECT value FROM voc_meta WHERE key = 'topics_model_id'"
+            ).fetchall()
             if current and current[0][0] == tm.model_id_:
-                update_labels(st, tm)
+                update_curation(st, tm, mapping)
                 typer.echo(f"store updated: {store_path}")
 
 
@@ -297,8 +362,8 @@ def _save_curated(tm: Any, folder: Path, store: Path | None, cfg: Any) -> None:
 def rename(
     topic_id: Annotated[int, typer.Argument(help="Topic id (see `voc topics show`).")],
     label: Annotated[str, typer.Argument(help="The new label, e.g. 配送の遅れ.")],
-    model_dir: Annotated[Optional[Path], _MODEL_DIR] = None,
-    store: Annotated[Optional[Path], _STORE] = None,
+    model_dir: Annotated[Path | None, _MODEL_DIR] = None,
+    store: Annotated[Path | None, _STORE] = None,
 ) -> None:
     """Give a topic your own label; it is kept when the topics are fitted again."""
     from voc.topics.model import TopicModeler
@@ -313,10 +378,12 @@ def rename(
 
 @topics_app.command("merge")
 def merge(
-    topic_ids: Annotated[list[int], typer.Argument(help="Two or more topic ids to merge into one.")],
-    label: Annotated[Optional[str], typer.Option("--label", help="Label of the merged topic.")] = None,
-    model_dir: Annotated[Optional[Path], _MODEL_DIR] = None,
-    store: Annotated[Optional[Path], _STORE] = None,
+    topic_ids: Annotated[
+        list[int], typer.Argument(help="Two or more topic ids to merge into one.")
+    ],
+    label: Annotated[str | None, typer.Option("--label", help="Label of the merged topic.")] = None,
+    model_dir: Annotated[Path | None, _MODEL_DIR] = None,
+    store: Annotated[Path | None, _STORE] = None,
 ) -> None:
     """Merge topics into one; the merge is repeated when the topics are fitted again."""
     from voc.topics.model import TopicModeler
@@ -325,19 +392,28 @@ def merge(
     folder = _model_dir(model_dir, _store_path(store, cfg))
     tm = TopicModeler.load(folder, progress=_progress())
     new_id = tm.merge(topic_ids, label=label)
-    _save_curated(tm, folder, store, cfg)
-    typer.echo(f"merged {', '.join(map(str, topic_ids))} into topic {new_id} 「{tm.label_of(new_id)}」 "
-               "(ids are renumbered by size)")
+    _save_curated(tm, folder, store, cfg, tm.last_mapping_)
+    typer.echo(
+        f"merged {', '.join(map(str, topic_ids))} into topic {new_id} 「{tm.label_of(new_id)}」 "
+        "(ids are renumbered by size)"
+    )
 
 
 @topics_app.command("assign")
 def assign(
-    inputs: Annotated[list[str], typer.Argument(help="Files with new feedback to assign to the saved topics.")],
-    text_col: Annotated[Optional[str], typer.Option("--text-col", help="Column holding the text.")] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Write one row per input row with its topic.")] = None,
-    model_dir: Annotated[Optional[Path], _MODEL_DIR] = None,
-    store: Annotated[Optional[Path], _STORE] = None,
-    config: Annotated[Optional[Path], _CONFIG] = None,
+    inputs: Annotated[
+        list[str], typer.Argument(help="Files with new feedback to assign to the saved topics.")
+    ],
+    text_col: Annotated[
+        str | None, typer.Option("--text-col", help="Column holding the text.")
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="Write one row per input row with its topic."),
+    ] = None,
+    model_dir: Annotated[Path | None, _MODEL_DIR] = None,
+    store: Annotated[Path | None, _STORE] = None,
+    config: Annotated[Path | None, _CONFIG] = None,
 ) -> None:
     """Assign every row of new files to the saved topics and report how many fit none."""
     from voc.topics.model import TopicModeler

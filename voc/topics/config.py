@@ -61,11 +61,13 @@ class TopicConfig:
         ``top_n_words``: keywords per topic. ``label_words``: words in a label
         (「配送・遅延・到着」). ``n_representative``: verbatims shown per topic.
         ``reduce_frequent_words``: c-TF-IDF damps words frequent in every topic (商品, 注文).
-        ``keep_unknown_words``: keep words that the dictionary does not know (brand names
-        typed in ASCII such as iPhone are kept either way unless they are 1-3 lower-case
-        letters, i.e. units like cm or kg).
+        ``keep_unknown_words``: also keep words that the dictionary (unidic-lite) does not
+        know, such as ASCII product names (iPhone) and new slang. Off by default so that
+        every keyword is a dictionary word or a phrase of them; ``[tokenize] user_words``
+        and voc's built-in terms are always kept (add brand names there). Units such as
+        cm or kg never are.
 
-    Outliers (see ``docs`` in voc/topics/outliers.py)
+    Outliers (the strategy: :func:`voc.topics.model.outlier_threshold`)
         ``max_outlier_share``: at most this share of complaints stays unassigned (-1).
         ``outlier_similarity``: an outlier joins its closest topic when the cosine
         similarity of its embedding to the topic centroid is at least this; ``None``
@@ -105,7 +107,7 @@ class TopicConfig:
     label_words: int = 3
     n_representative: int = 5
     reduce_frequent_words: bool = True
-    keep_unknown_words: bool = True
+    keep_unknown_words: bool = False
     max_outlier_share: float = 0.15
     outlier_similarity: float | None = None
     outlier_quantile: float = 0.05
@@ -116,7 +118,9 @@ class TopicConfig:
 
     def __post_init__(self) -> None:
         def bad(name: str, why: str) -> ConfigError:
-            return ConfigError("E510", f"topics.{name} {why}", hint="Fix the [topics] table of the config")
+            return ConfigError(
+                "E510", f"topics.{name} {why}", hint="Fix the [topics] table of the config"
+            )
 
         if self.min_topic_size is not None and self.min_topic_size < 2:
             raise bad("min_topic_size", "must be at least 2")
@@ -126,8 +130,13 @@ class TopicConfig:
             raise bad("max_topics", "must be at least 2")
         if self.max_topic_share is not None and not 0.0 < self.max_topic_share <= 1.0:
             raise bad("max_topic_share", "must be in (0, 1]")
-        for name in ("max_outlier_share", "outlier_quantile", "refit_share", "min_topic_share",
-                     "match_keyword_overlap"):
+        for name in (
+            "max_outlier_share",
+            "outlier_quantile",
+            "refit_share",
+            "min_topic_share",
+            "match_keyword_overlap",
+        ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
                 raise bad(name, f"must be between 0 and 1, not {value}")
@@ -169,7 +178,9 @@ class TopicConfig:
         unknown = sorted(set(raw) - known)
         if unknown:
             raise ConfigError(
-                "E510", f"unknown topics setting(s): {unknown}", hint=f"Known settings: {sorted(known)}"
+                "E510",
+                f"unknown topics setting(s): {unknown}",
+                hint=f"Known settings: {sorted(known)}",
             )
         return cls(**raw)
 

@@ -81,7 +81,11 @@ class EmbeddingCache:
             return con
         except (duckdb.Error, OSError) as exc:
             if not self._warned:
-                logger.warning("the embedding cache %s cannot be used (%s); embedding without it", self.path, exc)
+                logger.warning(
+                    "the embedding cache %s cannot be used (%s); embedding without it",
+                    self.path,
+                    exc,
+                )
                 self._warned = True
             return None
 
@@ -95,7 +99,12 @@ class EmbeddingCache:
         try:
             import pyarrow as pa
 
-            query = pa.table({"i": pa.array(range(len(hashes)), pa.int64()), "h": pa.array(list(hashes), pa.binary())})
+            query = pa.table(
+                {
+                    "i": pa.array(range(len(hashes)), pa.int64()),
+                    "h": pa.array(list(hashes), pa.binary()),
+                }
+            )
             con.register("_voc_q", query)
             rows = con.execute(
                 "SELECT q.i, e.vec FROM _voc_q q JOIN embeddings e "
@@ -256,7 +265,9 @@ class E5Embedder(_BaseEmbedder):  # type: ignore[misc,valid-type]
                     hf_logging.enable_progress_bar()
         except (OSError, ValueError) as exc:
             raise ModelError(
-                "E506", f"the embedding model cannot be loaded: {exc}", path=folder,
+                "E506",
+                f"the embedding model cannot be loaded: {exc}",
+                path=folder,
                 hint="Run `voc models prepare`, or point topics.embedding_model at a model folder",
             ) from exc
         net.eval()
@@ -265,7 +276,9 @@ class E5Embedder(_BaseEmbedder):  # type: ignore[misc,valid-type]
 
             with warnings.catch_warnings():  # deprecation notices about torchao, local only
                 warnings.simplefilter("ignore")
-                net = quantize_dynamic(net, {torch.nn.Linear: per_channel_dynamic_qconfig})
+                net = quantize_dynamic(
+                    net, {torch.nn.Linear: per_channel_dynamic_qconfig}, inplace=True
+                )
         self._tok, self._net = tok, net
         self._dim = int(net.config.hidden_size)
 
@@ -356,7 +369,9 @@ class E5Embedder(_BaseEmbedder):  # type: ignore[misc,valid-type]
         bos = tok.bos_token_id if tok.bos_token_id is not None else tok.cls_token_id
         eos = tok.eos_token_id if tok.eos_token_id is not None else tok.sep_token_id
         pad = tok.pad_token_id if tok.pad_token_id is not None else 0
-        content = tok([self.prefix + t for t in texts], add_special_tokens=False, verbose=False)["input_ids"]
+        content = tok([self.prefix + t for t in texts], add_special_tokens=False, verbose=False)[
+            "input_ids"
+        ]
         windows: list[tuple[int, list[int], int]] = []
         for i, ids in enumerate(content):
             chunks = [ids[a : a + wmax] for a in range(0, len(ids), wmax)] or [[]]

@@ -8,24 +8,47 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import numpy as np
 
 SEPARATOR = "・"
 
 
-def make_label(keywords: Sequence[str], n_words: int = 3) -> str:
+def make_label(
+    keywords: Sequence[str],
+    n_words: int = 3,
+    is_noun: Callable[[str], bool] | None = None,
+) -> str:
     """The first ``n_words`` distinct words of the keywords, joined by 「・」.
 
     A bigram keyword (「配送 遅延」) contributes its two words, so a label never repeats a
-    word and reads like the issue's example 「配送・遅延・到着」.
+    word and reads like the issue's example 「配送・遅延・到着」. When ``is_noun`` says both
+    words of a bigram are nouns of two or more characters, the bigram is one compound
+    instead (「スマート フォン」 -> 「スマートフォン」, 「営業 利益」 -> 「営業利益」), replacing its
+    parts if they came earlier; one-character parts (増, 前, 比) are never glued on.
+
+    >>> make_label(["機器", "フォン", "スマート フォン", "需要"], is_noun=lambda w: True)
+    '機器・スマートフォン・需要'
     """
     words: list[str] = []
     for kw in keywords:
-        for w in str(kw).split():
-            if w and w not in words:
-                words.append(w)
+        parts = [w for w in str(kw).split() if w]
+        if (
+            len(parts) == 2
+            and is_noun is not None
+            and all(len(p) >= 2 and is_noun(p) for p in parts)
+        ):
+            if any(p in w for p in parts for w in words if len(w) > len(p)):
+                continue  # 「セグメント利益」 chosen: 「セグメント 損失」 adds nothing new
+            compound = "".join(parts)
+            words = [w for w in words if w not in parts]
+            if compound not in words:
+                words.append(compound)
+        else:
+            for w in parts:
+                if w not in words and not any(w in c and c != w for c in words):
+                    words.append(w)
         if len(words) >= n_words:
             break
     return SEPARATOR.join(words[:n_words])

@@ -54,8 +54,13 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 1
 VOC_FILE = "voc_topics.json"
 DOCS_FILE = "documents.parquet"
-_BERTOPIC_FILES = ("topics.json", "config.json", "topic_embeddings.safetensors", "ctfidf.safetensors",
-                   "ctfidf_config.json")
+_BERTOPIC_FILES = (
+    "topics.json",
+    "config.json",
+    "topic_embeddings.safetensors",
+    "ctfidf.safetensors",
+    "ctfidf_config.json",
+)
 _PICKLE_SUFFIXES = (".pkl", ".pickle", ".bin", ".pt", ".pth", ".joblib")
 _SIM_CHUNK = 8192
 
@@ -79,7 +84,9 @@ class _Curated:
     """A human decision about a topic: a label and/or a merge, with what identifies it."""
 
     label: str | None
-    parts: list[dict[str, Any]] = field(default_factory=list)  # [{"centroid": [...], "keywords": [...]}]
+    parts: list[dict[str, Any]] = field(
+        default_factory=list
+    )  # [{"centroid": [...], "keywords": [...]}]
     merged: bool = False
 
     def to_dict(self) -> dict[str, Any]:
@@ -87,7 +94,9 @@ class _Curated:
 
     @classmethod
     def from_dict(cls, d: Mapping[str, Any]) -> _Curated:
-        return cls(label=d.get("label"), parts=list(d.get("parts", [])), merged=bool(d.get("merged")))
+        return cls(
+            label=d.get("label"), parts=list(d.get("parts", [])), merged=bool(d.get("merged"))
+        )
 
 
 @contextlib.contextmanager
@@ -146,8 +155,10 @@ def outlier_threshold(
 
     Returns the threshold (``-inf`` when every outlier must join, e.g. ``max_share=0``).
     """
-    base = float(fixed) if fixed is not None else (
-        float(np.quantile(member_sims, quantile)) if len(member_sims) else 1.0
+    base = (
+        float(fixed)
+        if fixed is not None
+        else (float(np.quantile(member_sims, quantile)) if len(member_sims) else 1.0)
     )
     n_out = len(outlier_best_sims)
     allowed = int(np.floor(max_share * n_docs + 1e-9))
@@ -194,7 +205,9 @@ class TopicModeler:
         progress: bool = False,
     ) -> None:
         self.config = config or TopicConfig()
-        self.tokenizer = tokenizer or TopicTokenizer(keep_unknown_words=self.config.keep_unknown_words)
+        self.tokenizer = tokenizer or TopicTokenizer(
+            keep_unknown_words=self.config.keep_unknown_words
+        )
         self.embedding_model = embedding_model or self._default_embedder(progress)
         self.umap_model = umap_model
         self.hdbscan_model = hdbscan_model
@@ -218,6 +231,7 @@ class TopicModeler:
         self.baseline_nofit_share_: float | None = None
         self.fit_stats_: dict[str, Any] = {}
         self.created_at_: str | None = None
+        self.last_mapping_: dict[int, int] = {}  # old -> new topic ids of the last merge
 
     def _default_embedder(self, progress: bool) -> Any:
         from voc.topics.embed import E5Embedder
@@ -235,7 +249,11 @@ class TopicModeler:
         )
 
     def __repr__(self) -> str:
-        state = f"{self.n_topics} topics, {len(self.documents_)} docs" if self.is_fitted else "not fitted"
+        state = (
+            f"{self.n_topics} topics, {len(self.documents_)} docs"
+            if self.is_fitted
+            else "not fitted"
+        )
         return f"TopicModeler({state})"
 
     # -- small accessors ----------------------------------------------------------------
@@ -270,14 +288,20 @@ class TopicModeler:
 
     def _check_fitted(self) -> None:
         if not self.is_fitted:
-            raise ModelError("E503", "the topic model is not fitted", hint="Call fit() or load a saved model first")
+            raise ModelError(
+                "E503",
+                "the topic model is not fitted",
+                hint="Call fit() or load a saved model first",
+            )
 
     # -- fitting ---------------------------------------------------------------------
     def _vectorizer(self) -> Any:
         if self.vectorizer_model is not None:
             return self.vectorizer_model
         c = self.config
-        return make_vectorizer(self.tokenizer, ngram_max=c.ngram_max, min_bigram_count=c.min_bigram_count)
+        return make_vectorizer(
+            self.tokenizer, ngram_max=c.ngram_max, min_bigram_count=c.min_bigram_count
+        )
 
     def _umap(self, n: int) -> Any:
         if self.umap_model is not None:
@@ -338,7 +362,11 @@ class TopicModeler:
         ids = list(record_ids) if record_ids is not None else [None] * n
         if len(ids) != n:
             raise InputError("E500", f"{len(ids)} record ids for {n} texts")
-        mcs = c.topic_size_for(n) if self.hdbscan_model is None else getattr(self.hdbscan_model, "min_cluster_size", 2)
+        mcs = (
+            c.topic_size_for(n)
+            if self.hdbscan_model is None
+            else getattr(self.hdbscan_model, "min_cluster_size", 2)
+        )
         if n < max(2 * mcs, 10):
             raise InputError(
                 "E501",
@@ -374,7 +402,7 @@ class TopicModeler:
             raw_topics, _ = bt.fit_transform(docs, emb)
         stats["seconds_cluster"] = round(time.perf_counter() - t1, 2)
         topics = np.asarray(raw_topics, dtype=np.int64)
-        stats["hdbscan_topics"] = int(len(set(topics.tolist()) - {-1}))
+        stats["hdbscan_topics"] = len(set(topics.tolist()) - {-1})
         stats["hdbscan_outlier_share"] = round(float(np.mean(topics == -1)), 4)
         if stats["hdbscan_topics"] == 0:
             raise InputError(
@@ -394,7 +422,9 @@ class TopicModeler:
         topics = self._reduce_outliers(docs, topics, emb, stats)
         self._apply_topics(topics, emb)
         self.assign_threshold_ = (
-            float(c.assign_similarity) if c.assign_similarity is not None else self.outlier_threshold_
+            float(c.assign_similarity)
+            if c.assign_similarity is not None
+            else self.outlier_threshold_
         )
         _, best_sim = best_topic(emb, self.centroids_)
         thr = self.assign_threshold_ if self.assign_threshold_ is not None else -np.inf
@@ -408,7 +438,10 @@ class TopicModeler:
         self.model_id_ = self._make_model_id()
         logger.info(
             "%d topics in %d complaints; %.1f %% unassigned (HDBSCAN alone: %.1f %%)",
-            self.n_topics, n, 100 * self.outlier_share, 100 * stats["hdbscan_outlier_share"],
+            self.n_topics,
+            n,
+            100 * self.outlier_share,
+            100 * stats["hdbscan_outlier_share"],
         )
         return self
 
@@ -424,12 +457,18 @@ class TopicModeler:
     def _make_model_id(self) -> str:
         h = hashlib.sha256()
         h.update(json.dumps(self.config.to_dict(), sort_keys=True, default=str).encode())
-        h.update(str(getattr(self.embedding_model, "model_key", type(self.embedding_model).__name__)).encode())
+        h.update(
+            str(
+                getattr(self.embedding_model, "model_key", type(self.embedding_model).__name__)
+            ).encode()
+        )
         for d in self.documents_:
             h.update(hashlib.sha256(d.encode("utf-8", "surrogatepass")).digest())
         return "topics-" + h.hexdigest()[:12]
 
-    def _reduce_outliers(self, docs: list[str], topics: np.ndarray, emb: np.ndarray, stats: dict[str, Any]) -> np.ndarray:
+    def _reduce_outliers(
+        self, docs: list[str], topics: np.ndarray, emb: np.ndarray, stats: dict[str, Any]
+    ) -> np.ndarray:
         """Reassign HDBSCAN outliers (see :func:`outlier_threshold`) with BERTopic's
         ``reduce_outliers(strategy="embeddings")``."""
         c = self.config
@@ -439,29 +478,60 @@ class TopicModeler:
         cents = sums / np.maximum(np.bincount(topics[topics >= 0], minlength=k), 1)[:, None]
         members = np.flatnonzero(topics >= 0)
         cn = _normalize(cents)
-        member_sims = np.concatenate(
-            [np.sum(_normalize(emb[members[a : a + _SIM_CHUNK]]) * cn[topics[members[a : a + _SIM_CHUNK]]], axis=1)
-             for a in range(0, len(members), _SIM_CHUNK)]
-        ) if len(members) else np.zeros(0, np.float32)
+        member_sims = (
+            np.concatenate(
+                [
+                    np.sum(
+                        _normalize(emb[members[a : a + _SIM_CHUNK]])
+                        * cn[topics[members[a : a + _SIM_CHUNK]]],
+                        axis=1,
+                    )
+                    for a in range(0, len(members), _SIM_CHUNK)
+                ]
+            )
+            if len(members)
+            else np.zeros(0, np.float32)
+        )
         out = np.flatnonzero(topics == -1)
         _, out_best = best_topic(emb[out], cents)
         thr = outlier_threshold(
-            member_sims, out_best, len(topics),
-            max_share=c.max_outlier_share, quantile=c.outlier_quantile, fixed=c.outlier_similarity,
+            member_sims,
+            out_best,
+            len(topics),
+            max_share=c.max_outlier_share,
+            quantile=c.outlier_quantile,
+            fixed=c.outlier_similarity,
         )
-        self.outlier_threshold_ = float(thr) if np.isfinite(thr) else float(np.min(out_best, initial=-1.0))
+        self.outlier_threshold_ = (
+            float(thr) if np.isfinite(thr) else float(np.min(out_best, initial=-1.0))
+        )
         stats["outlier_threshold"] = round(self.outlier_threshold_, 4)
         if not len(out):
             return topics
         bt = self.topic_model_
         # BERTopic's reduce_outliers compares with topic_embeddings_ (row 0 = outliers)
-        bt.topic_embeddings_ = np.vstack([emb[out].mean(axis=0, keepdims=True), cents]).astype(np.float32)
+        bt.topic_embeddings_ = np.vstack([emb[out].mean(axis=0, keepdims=True), cents]).astype(
+            np.float32
+        )
         with _quiet_bertopic():
-            new = bt.reduce_outliers(
-                docs, topics.tolist(), strategy="embeddings", embeddings=emb,
-                threshold=thr if np.isfinite(thr) else -1.0,
+            new = np.asarray(
+                bt.reduce_outliers(
+                    docs,
+                    topics.tolist(),
+                    strategy="embeddings",
+                    embeddings=emb,
+                    # a hair below: sklearn's cosine and ours differ in the last float bits
+                    threshold=thr - 1e-5 if np.isfinite(thr) else -1.0,
+                ),
+                dtype=np.int64,
             )
-        return np.asarray(new, dtype=np.int64)
+        allowed = int(np.floor(c.max_outlier_share * len(topics) + 1e-9))
+        left = np.flatnonzero(new == -1)
+        if len(left) > allowed:  # guarantee the cap whatever the rounding
+            best, sims = best_topic(emb[left], cents)
+            order = np.lexsort((left, -sims))[: len(left) - allowed]
+            new[left[order]] = best[order]
+        return new
 
     def _merge_to_n(self, topics: np.ndarray, emb: np.ndarray, n_topics: int) -> np.ndarray:
         """Merge the closest topics (average-linkage on centroid cosine) down to ``n_topics``."""
@@ -470,14 +540,19 @@ class TopicModeler:
         k = int(topics.max()) + 1
         sums = np.zeros((k, emb.shape[1]), np.float64)
         np.add.at(sums, topics[topics >= 0], emb[topics >= 0])
-        groups = AgglomerativeClustering(n_clusters=n_topics, metric="cosine", linkage="average").fit_predict(
-            _normalize(sums)
-        )
+        groups = AgglomerativeClustering(
+            n_clusters=n_topics, metric="cosine", linkage="average"
+        ).fit_predict(_normalize(sums))
         mapping = np.asarray(groups, dtype=np.int64)
         return np.where(topics >= 0, mapping[np.maximum(topics, 0)], -1)
 
-    def _apply_topics(self, topics: np.ndarray, emb: np.ndarray | None, centroids: np.ndarray | None = None,
-                      remap: Mapping[int, int] | None = None) -> dict[int, int]:
+    def _apply_topics(
+        self,
+        topics: np.ndarray,
+        emb: np.ndarray | None,
+        centroids: np.ndarray | None = None,
+        remap: Mapping[int, int] | None = None,
+    ) -> dict[int, int]:
         """Make ``topics`` the model's assignment: ids renumbered 0..k-1 by size (ties by
         old id), c-TF-IDF keywords recomputed by BERTopic's ``update_topics``, centroids,
         labels and representatives refreshed. Returns the old -> new id mapping."""
@@ -495,7 +570,9 @@ class TopicModeler:
         if emb is not None:
             sums = np.zeros((k, emb.shape[1]), np.float64)
             np.add.at(sums, topics[topics >= 0], emb[topics >= 0])
-            cents = (sums / np.maximum(np.bincount(topics[topics >= 0], minlength=k), 1)[:, None]).astype(np.float32)
+            cents = (
+                sums / np.maximum(np.bincount(topics[topics >= 0], minlength=k), 1)[:, None]
+            ).astype(np.float32)
         else:
             assert centroids is not None
             cents = np.zeros((k, centroids.shape[1]), np.float32)
@@ -517,8 +594,11 @@ class TopicModeler:
             bt.embedding_model = keep_emb_model
         has_out = bool(np.any(topics == -1))
         if has_out:
-            out_mean = (emb[topics == -1].mean(axis=0, keepdims=True) if emb is not None
-                        else np.zeros((1, cents.shape[1]), np.float32))
+            out_mean = (
+                emb[topics == -1].mean(axis=0, keepdims=True)
+                if emb is not None
+                else np.zeros((1, cents.shape[1]), np.float32)
+            )
             bt.topic_embeddings_ = np.vstack([out_mean, cents]).astype(np.float32)
         else:
             bt.topic_embeddings_ = cents.astype(np.float32)
@@ -528,9 +608,16 @@ class TopicModeler:
         for t in range(k):
             words = bt.get_topic(t) or []
             self.keywords_[t] = [w for w, score in words if w and score > 0][: c.top_n_words]
-        self.auto_labels_ = {t: make_label(self.keywords_[t], c.label_words) or f"topic {t}" for t in range(k)}
+        self.auto_labels_ = {
+            t: make_label(self.keywords_[t], c.label_words, is_noun=self._is_noun()) or f"topic {t}"
+            for t in range(k)
+        }
         self._refresh_representatives(emb)
         return mapping
+
+    def _is_noun(self) -> Any:
+        is_noun = getattr(self.tokenizer, "is_noun", None)
+        return is_noun if callable(is_noun) else None
 
     def _refresh_representatives(self, emb: np.ndarray | None) -> None:
         c = self.config
@@ -539,8 +626,13 @@ class TopicModeler:
             # after a merge on a loaded model: rank the former representatives again
             old = self.representative_
             cand = sorted({i for lst in old.values() for i in lst})
-            vecs = (np.asarray(self.embedding_model.embed([self.documents_[i] for i in cand]), np.float32)
-                    if cand else np.zeros((0, self.centroids_.shape[1]), np.float32))
+            vecs = (
+                np.asarray(
+                    self.embedding_model.embed([self.documents_[i] for i in cand]), np.float32
+                )
+                if cand
+                else np.zeros((0, self.centroids_.shape[1]), np.float32)
+            )
             pos = {i: k for k, i in enumerate(cand)}
             for t in range(self.n_topics):
                 members = [i for i in cand if self.topics_[i] == t]
@@ -548,16 +640,20 @@ class TopicModeler:
                     reps[t] = []
                     continue
                 local = representative_indices(
-                    _normalize(vecs[[pos[i] for i in members]]), self.centroids_[t],
-                    [self.documents_[i] for i in members], c.n_representative,
+                    _normalize(vecs[[pos[i] for i in members]]),
+                    self.centroids_[t],
+                    [self.documents_[i] for i in members],
+                    c.n_representative,
                 )
                 reps[t] = [members[j] for j in local]
         else:
             for t in range(self.n_topics):
                 members = np.flatnonzero(self.topics_ == t)
                 local = representative_indices(
-                    _normalize(emb[members]), self.centroids_[t],
-                    [self.documents_[i] for i in members], c.n_representative,
+                    _normalize(emb[members]),
+                    self.centroids_[t],
+                    [self.documents_[i] for i in members],
+                    c.n_representative,
                 )
                 reps[t] = [int(members[j]) for j in local]
         self.representative_ = reps
@@ -590,7 +686,8 @@ class TopicModeler:
         if not docs:
             return np.zeros(0, np.int64), np.zeros(0, np.float32)
         emb = np.asarray(
-            embeddings if embeddings is not None else self.embedding_model.embed(docs), dtype=np.float32
+            embeddings if embeddings is not None else self.embedding_model.embed(docs),
+            dtype=np.float32,
         )
         best, sim = best_topic(emb, self.centroids_)
         thr = self.assign_threshold_ if self.assign_threshold_ is not None else -np.inf
@@ -611,7 +708,9 @@ class TopicModeler:
         self._check_ids([topic_id])
         label = str(label).strip()
         if not label:
-            raise InputError("E505", "a topic label cannot be empty", hint="Give a short label like 配送・遅延")
+            raise InputError(
+                "E505", "a topic label cannot be empty", hint="Give a short label like 配送・遅延"
+            )
         cur = self.curation_.get(topic_id)
         if cur is None:
             self.curation_[topic_id] = _Curated(label=label, parts=[self._signature(topic_id)])
@@ -642,7 +741,9 @@ class TopicModeler:
                 parts.append(self._signature(t))
         mapping = self._merge_groups([ids])
         new_id = mapping[ids[0]]
-        self.curation_[new_id] = _Curated(label=label or (labels[0] if labels else None), parts=parts, merged=True)
+        self.curation_[new_id] = _Curated(
+            label=label or (labels[0] if labels else None), parts=parts, merged=True
+        )
         return new_id
 
     def _merge_groups(self, groups: Sequence[Sequence[int]]) -> dict[int, int]:
@@ -653,9 +754,9 @@ class TopicModeler:
         cents = self.centroids_.copy()
         for ids in groups:
             total = max(float(sum(sizes[t] for t in ids)), 1.0)
-            cents[ids[0]] = (sum(self.centroids_[t].astype(np.float64) * sizes[t] for t in ids) / total).astype(
-                np.float32
-            )
+            cents[ids[0]] = (
+                sum(self.centroids_[t].astype(np.float64) * sizes[t] for t in ids) / total
+            ).astype(np.float32)
             for t in ids[1:]:
                 topics[topics == t] = ids[0]
         others = dict(self.curation_)
@@ -663,6 +764,7 @@ class TopicModeler:
         for ids in groups:  # merged-away ids point to their new topic too
             for t in ids[1:]:
                 mapping[t] = mapping[ids[0]]
+        self.last_mapping_ = dict(mapping)
         self.curation_ = {mapping[t]: cur for t, cur in others.items() if t in mapping}
         return mapping
 
@@ -670,7 +772,8 @@ class TopicModeler:
         bad = [t for t in ids if not 0 <= int(t) < self.n_topics]
         if bad:
             raise InputError(
-                "E504", f"no topic {', '.join(map(str, bad))} in this model (topics 0-{self.n_topics - 1})",
+                "E504",
+                f"no topic {', '.join(map(str, bad))} in this model (topics 0-{self.n_topics - 1})",
                 hint="See the ids with `voc topics show`",
             )
 
@@ -708,8 +811,12 @@ class TopicModeler:
         if not items or not self.n_topics:
             return {}
         matches = match_curation(
-            items, self.centroids_, self.keywords_, self.corpus_mean_,
-            min_similarity=self.config.match_similarity, min_overlap=self.config.match_keyword_overlap,
+            items,
+            self.centroids_,
+            self.keywords_,
+            self.corpus_mean_,
+            min_similarity=self.config.match_similarity,
+            min_overlap=self.config.match_keyword_overlap,
         )
         groups: dict[int, list[int]] = {}
         for t, item in sorted(matches.items()):
@@ -719,20 +826,34 @@ class TopicModeler:
             if items[item].merged and len(ts) >= 2:
                 chosen[item] = ts
             else:
-                best = max(ts, key=lambda x: (_match_score(items[item], self.centroids_[x], self.corpus_mean_), -x))
+                best = max(
+                    ts,
+                    key=lambda x: (
+                        _match_score(items[item], self.centroids_[x], self.corpus_mean_),
+                        -x,
+                    ),
+                )
                 chosen[item] = [best]
         merge_groups = [ts for ts in chosen.values() if len(ts) >= 2]
-        mapping = self._merge_groups(merge_groups) if merge_groups else {t: t for t in self.topic_ids}
+        mapping = (
+            self._merge_groups(merge_groups) if merge_groups else {t: t for t in self.topic_ids}
+        )
         carried: dict[int, int] = {}
+
         def closeness(i: int) -> tuple[float, int]:
-            return (-_match_score(items[i], self.centroids_[mapping[chosen[i][0]]], self.corpus_mean_), i)
+            return (
+                -_match_score(items[i], self.centroids_[mapping[chosen[i][0]]], self.corpus_mean_),
+                i,
+            )
 
         for item in sorted(chosen, key=closeness):
             t = mapping[chosen[item][0]]
             if t in self.curation_:
                 continue  # two curated items on one new topic: the closer one wins
             cur = items[item]
-            self.curation_[t] = _Curated(label=cur.label, parts=[dict(p) for p in cur.parts], merged=cur.merged)
+            self.curation_[t] = _Curated(
+                label=cur.label, parts=[dict(p) for p in cur.parts], merged=cur.merged
+            )
             carried[item] = t
         return carried
 
@@ -765,16 +886,27 @@ class TopicModeler:
 
         rows = [
             {
-                "topic_id": i.topic_id, "label": i.label, "size": i.size,
-                "keywords": list(i.keywords), "representative": list(i.representative),
+                "topic_id": i.topic_id,
+                "label": i.label,
+                "size": i.size,
+                "keywords": list(i.keywords),
+                "representative": list(i.representative),
                 "curated": i.curated,
             }
             for i in self.topic_info()
         ]
         n_out = int(np.sum(self.topics_ == -1))
         if n_out:
-            rows.append({"topic_id": -1, "label": OUTLIER_LABEL, "size": n_out, "keywords": [],
-                         "representative": [], "curated": False})
+            rows.append(
+                {
+                    "topic_id": -1,
+                    "label": OUTLIER_LABEL,
+                    "size": n_out,
+                    "keywords": [],
+                    "representative": [],
+                    "curated": False,
+                }
+            )
         return pd.DataFrame(rows)
 
     def document_table(self) -> Any:
@@ -804,7 +936,12 @@ class TopicModeler:
                 p.unlink()  # a stale pickle from elsewhere must not sit next to our files
         bt = self.topic_model_
         with _quiet_bertopic():
-            bt.save(str(folder), serialization="safetensors", save_ctfidf=True, save_embedding_model=False)
+            bt.save(
+                str(folder),
+                serialization="safetensors",
+                save_ctfidf=True,
+                save_embedding_model=False,
+            )
         import pyarrow as pa
         import pyarrow.parquet as pq
 
@@ -832,7 +969,9 @@ class TopicModeler:
             "assign_threshold": self.assign_threshold_,
             "baseline_nofit_share": self.baseline_nofit_share_,
             "fit_stats": self.fit_stats_,
-            "corpus_mean": None if self.corpus_mean_ is None else [float(x) for x in self.corpus_mean_],
+            "corpus_mean": None
+            if self.corpus_mean_ is None
+            else [float(x) for x in self.corpus_mean_],
             "topics": [
                 {
                     "topic_id": t,
@@ -852,7 +991,9 @@ class TopicModeler:
         return folder
 
     @classmethod
-    def load(cls, path: str | Path, embedding_model: Any = None, progress: bool = False) -> TopicModeler:
+    def load(
+        cls, path: str | Path, embedding_model: Any = None, progress: bool = False
+    ) -> TopicModeler:
         """Load a folder written by :meth:`save`; voc's tokenizer is re-attached to the
         vectorizer (BERTopic's safetensors format drops it). Pickles are refused."""
         from bertopic import BERTopic
@@ -860,32 +1001,49 @@ class TopicModeler:
         folder = Path(path)
         if folder.is_file():
             raise ModelError(
-                "E506", "a topic model is a folder; single files (pickles) are not loaded", path=str(folder),
+                "E506",
+                "a topic model is a folder; single files (pickles) are not loaded",
+                path=str(folder),
                 hint="Save the model with voc (`voc topics fit`), which writes safetensors + JSON",
             )
         if not folder.is_dir():
-            raise ModelError("E507", "the topic model folder does not exist", path=str(folder),
-                             hint="Fit one first: voc topics fit")
+            raise ModelError(
+                "E507",
+                "the topic model folder does not exist",
+                path=str(folder),
+                hint="Fit one first: voc topics fit",
+            )
         pickles = sorted(p.name for p in folder.iterdir() if p.suffix in _PICKLE_SUFFIXES)
         if pickles:
             raise ModelError(
-                "E506", f"the folder holds pickle files ({', '.join(pickles)}); voc does not load pickles",
-                path=str(folder), hint="Delete them and fit again with `voc topics fit`",
+                "E506",
+                f"the folder holds pickle files ({', '.join(pickles)}); voc does not load pickles",
+                path=str(folder),
+                hint="Delete them and fit again with `voc topics fit`",
             )
         missing = [f for f in (VOC_FILE, DOCS_FILE, *_BERTOPIC_FILES) if not (folder / f).is_file()]
         if missing:
-            raise ModelError("E507", f"the topic model folder is incomplete (missing {', '.join(missing)})",
-                             path=str(folder), hint="Fit the model again with `voc topics fit`")
+            raise ModelError(
+                "E507",
+                f"the topic model folder is incomplete (missing {', '.join(missing)})",
+                path=str(folder),
+                hint="Fit the model again with `voc topics fit`",
+            )
         meta = json.loads((folder / VOC_FILE).read_text("utf-8"))
         if int(meta.get("format_version", 0)) > FORMAT_VERSION:
-            logger.warning("%s was written by a newer voc (format %s); loading it anyway",
-                           folder, meta.get("format_version"))
+            logger.warning(
+                "%s was written by a newer voc (format %s); loading it anyway",
+                folder,
+                meta.get("format_version"),
+            )
         config = TopicConfig.from_mapping(meta.get("config", {}))
         tokenizer = TopicTokenizer.from_dict(meta.get("tokenizer", {}))
         tm = cls(config, embedding_model=embedding_model, tokenizer=tokenizer, progress=progress)
         with _quiet_bertopic():
             bt = BERTopic.load(str(folder), embedding_model=tm.embedding_model)
-        bt.vectorizer_model = attach_tokenizer(bt.vectorizer_model, tokenizer, int(meta.get("min_bigram_count", 1)))
+        bt.vectorizer_model = attach_tokenizer(
+            bt.vectorizer_model, tokenizer, int(meta.get("min_bigram_count", 1))
+        )
         tm.topic_model_ = bt
         import pyarrow.parquet as pq
 
@@ -897,11 +1055,19 @@ class TopicModeler:
         tm.centroids_ = emb[1:] if -1 in set(tm.topics_.tolist()) else emb
         topics_meta = sorted(meta.get("topics", []), key=lambda d: d["topic_id"])
         if len(topics_meta) != len(tm.centroids_):
-            raise ModelError("E507", "voc_topics.json and topic_embeddings.safetensors disagree",
-                             path=str(folder), hint="Fit the model again")
+            raise ModelError(
+                "E507",
+                "voc_topics.json and topic_embeddings.safetensors disagree",
+                path=str(folder),
+                hint="Fit the model again",
+            )
         tm.keywords_ = {d["topic_id"]: list(d.get("keywords", [])) for d in topics_meta}
-        tm.auto_labels_ = {d["topic_id"]: d.get("auto_label") or d.get("label", "") for d in topics_meta}
-        tm.representative_ = {d["topic_id"]: [int(i) for i in d.get("representative", [])] for d in topics_meta}
+        tm.auto_labels_ = {
+            d["topic_id"]: d.get("auto_label") or d.get("label", "") for d in topics_meta
+        }
+        tm.representative_ = {
+            d["topic_id"]: [int(i) for i in d.get("representative", [])] for d in topics_meta
+        }
         tm.curation_ = {int(k): _Curated.from_dict(v) for k, v in meta.get("curation", {}).items()}
         tm.outlier_threshold_ = meta.get("outlier_threshold")
         tm.assign_threshold_ = meta.get("assign_threshold")
@@ -912,11 +1078,15 @@ class TopicModeler:
         tm.model_id_ = meta.get("model_id")
         tm.created_at_ = meta.get("created_at")
         saved_key = (meta.get("embedding") or {}).get("model_key")
-        now_key = getattr(tm.embedding_model, "model_key", None) if embedding_model is None else None
+        now_key = (
+            getattr(tm.embedding_model, "model_key", None) if embedding_model is None else None
+        )
         if saved_key and now_key and saved_key != now_key:
             logger.warning(
                 "the topic model was fitted with embeddings %s, now %s: assignments may drift; "
-                "refit with `voc topics refit`", saved_key, now_key,
+                "refit with `voc topics refit`",
+                saved_key,
+                now_key,
             )
         return tm
 
@@ -965,7 +1135,9 @@ def match_curation(
         best: tuple[float, float, int] | None = None
         for k, cur in enumerate(items):
             for part in cur.parts:
-                sim = _centred_cos(np.asarray(part["centroid"], np.float32), centroids[t], corpus_mean)
+                sim = _centred_cos(
+                    np.asarray(part["centroid"], np.float32), centroids[t], corpus_mean
+                )
                 ov = _jaccard(part.get("keywords", []), keywords.get(t, []))
                 if sim >= min_similarity or ov >= min_overlap:
                     cand = (sim, ov, -k)
@@ -980,8 +1152,17 @@ def _versions() -> dict[str, str]:
     import importlib.metadata as md
 
     out = {}
-    for pkg in ("voc", "bertopic", "umap-learn", "hdbscan", "scikit-learn", "torch", "transformers", "fugashi",
-                "unidic-lite"):
+    for pkg in (
+        "voc",
+        "bertopic",
+        "umap-learn",
+        "hdbscan",
+        "scikit-learn",
+        "torch",
+        "transformers",
+        "fugashi",
+        "unidic-lite",
+    ):
         try:
             out[pkg] = md.version(pkg)
         except md.PackageNotFoundError:

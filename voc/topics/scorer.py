@@ -7,6 +7,10 @@ scored), assigns them to the saved topics (:meth:`TopicModeler.transform`), writ
 ``topic_label`` (a transcript gets the most frequent topic of its complaint turns; rows
 that are not complaints stay empty).
 
+Without a store (``store=None``, as ``voc.pipeline.score_frame`` runs it on a distributed
+engine) the row's own ``sentiment``/``sentiment_mixed`` picks the complaints and nothing
+is written but the output columns.
+
 It keeps a running count of complaints that fit no existing topic. Their share is written
 to ``topic_drift`` after every chunk, is in :meth:`TopicScorer.summary`, and a warning
 recommends ``voc topics refit`` once it passes ``refit_share`` (25 % by default).
@@ -19,8 +23,6 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
-
-import numpy as np
 
 from voc.topics import store as topic_store
 from voc.topics.config import OUTLIER_LABEL
@@ -64,7 +66,10 @@ class TopicScorer:
 
     @property
     def refit_recommended(self) -> bool:
-        return self.complaints >= MIN_FOR_ADVICE and self.no_topic_share > self.modeler.config.refit_share
+        return (
+            self.complaints >= MIN_FOR_ADVICE
+            and self.no_topic_share > self.modeler.config.refit_share
+        )
 
     def summary(self) -> dict[str, Any]:
         """Running totals of this run: complaints assigned, how many fit no topic, advice."""
@@ -80,7 +85,11 @@ class TopicScorer:
     def score(self, chunk: Sequence[Any], store: Any, run_id: str) -> None:
         tm = self.modeler
         candidates = [
-            (p, r) for p in chunk if p.ok for r in p.records if r.is_voc and (r.text_normalized or "").strip()
+            (p, r)
+            for p in chunk
+            if p.ok
+            for r in p.records
+            if r.is_voc and (r.text_normalized or "").strip()
         ]
         if not candidates:
             return
@@ -94,23 +103,38 @@ class TopicScorer:
             first.setdefault(r.record_id, k)
         texts = [targets[k][1].text_normalized for k in first.values()]
         topic_ids, sims = tm.transform(texts)
-        by_record = {rid: (int(t), float(s)) for rid, t, s in zip(first, topic_ids, sims, strict=True)}
-        topic_store.write_assignments(
-            store, tm.model_id_, list(by_record), [v[0] for v in by_record.values()],
-            [v[1] for v in by_record.values()], topics_rows=topic_store.topic_rows(tm),
-        )
+        by_record = {
+            rid: (int(t), float(s)) for rid, t, s in zip(first, topic_ids, sims, strict=True)
+        }
         self.complaints += len(by_record)
         self.no_topic += sum(1 for t, _ in by_record.values() if t == -1)
-        recommend = topic_store.write_drift(
-            store, run_id, tm.model_id_, self.complaints, self.no_topic, tm.baseline_nofit_share_,
-            tm.config.refit_share,
-        )
-        topic_store.write_views(store, tm.model_id_)
+        recommend = self.refit_recommended
+        if store is not None:
+            topic_store.write_assignments(
+                store,
+                tm.model_id_,
+                list(by_record),
+                [v[0] for v in by_record.values()],
+                [v[1] for v in by_record.values()],
+                topics_rows=topic_store.topic_rows(tm),
+            )
+            recommend = topic_store.write_drift(
+                store,
+                run_id,
+                tm.model_id_,
+                self.complaints,
+                self.no_topic,
+                tm.baseline_nofit_share_,
+                tm.config.refit_share,
+            )
+            topic_store.write_views(store, tm.model_id_)
         if recommend and self.refit_recommended and not self._advised:
             self._advised = True
             logger.warning(
-                "%.0f %% of the new complaints fit no existing topic (%.0f %% when the model was fitted); "
-                "consider `voc topics refit`", 100 * self.no_topic_share, 100 * (tm.baseline_nofit_share_ or 0),
+                "%.0f %% of the new complaints fit no existing topic (%.0f %% when the model was "
+                "fitted); consider `voc topics refit`",
+                100 * self.no_topic_share,
+                100 * (tm.baseline_nofit_share_ or 0),
             )
         logger.debug("topics: %s", self.summary())
         per_row: dict[int, list[int]] = {}
@@ -128,7 +152,16 @@ class TopicScorer:
         ids = sorted({r.record_id for _, r in candidates})
         found: set[str] = set()
         scored = False
-        if "results" in store.tables():
+        if store is None:  # a distributed engine (score_frame): the row's sentiment decides
+            rows = {id(p): p for p, _ in candidates}
+            neg = {
+                k
+                for k, p in rows.items()
+                if p.output.get("sentiment") == "negative" or bool(p.output.get("sentiment_mixed"))
+            }
+            scored = any(p.output.get("sentiment") is not None for p in rows.values())
+            found = {r.record_id for p, r in candidates if id(p) in neg}
+        elif "results" in store.tables():
             rows = store.con.execute(
                 "SELECT record_id, sentiment, sentiment_mixed FROM results WHERE record_id IN (SELECT unnest(?))",
                 [ids],
@@ -139,7 +172,8 @@ class TopicScorer:
             return found
         # no sentiment for this chunk: fall back to low scores
         return {
-            r.record_id for _, r in candidates
+            r.record_id
+            for _, r in candidates
             if (r.rating is not None and r.rating <= 2) or (r.nps is not None and r.nps <= 6)
         }
 

@@ -95,13 +95,21 @@ def topic_rows(tm: Any) -> list[dict[str, Any]]:
             "label": info.label,
             "keywords": json.dumps(list(info.keywords), ensure_ascii=False),
             "size": int(sizes[info.topic_id]),
-            "representative": json.dumps([r for r in info.representative_ids if r], ensure_ascii=False),
+            "representative": json.dumps(
+                [r for r in info.representative_ids if r], ensure_ascii=False
+            ),
         }
         for info in tm.topic_info()
     ]
     rows.append(
-        {"model_id": tm.model_id_, "topic_id": -1, "label": OUTLIER_LABEL, "keywords": "[]",
-         "size": int(np.sum(tm.topics_ == -1)), "representative": "[]"}
+        {
+            "model_id": tm.model_id_,
+            "topic_id": -1,
+            "label": OUTLIER_LABEL,
+            "keywords": "[]",
+            "size": int(np.sum(tm.topics_ == -1)),
+            "representative": "[]",
+        }
     )
     return rows
 
@@ -113,7 +121,13 @@ def write_topics(store: Any, tm: Any, model_dir: str | None = None) -> None:
     sims = tm.document_similarity()
     now = datetime.now()
     assignments = [
-        {"record_id": rid, "model_id": model_id, "topic_id": int(t), "probability": float(s), "assigned_at": now}
+        {
+            "record_id": rid,
+            "model_id": model_id,
+            "topic_id": int(t),
+            "probability": float(s),
+            "assigned_at": now,
+        }
         for rid, t, s in zip(tm.record_ids_, tm.topics_.tolist(), sims.tolist(), strict=True)
         if rid
     ]
@@ -127,11 +141,26 @@ def write_topics(store: Any, tm: Any, model_dir: str | None = None) -> None:
     write_views(store, model_id)
 
 
-def update_labels(store: Any, tm: Any) -> None:
-    """Rewrite labels (after rename/merge) when the store holds this model's topics."""
+def update_curation(store: Any, tm: Any, mapping: dict[int, int] | None = None) -> None:
+    """After a rename or merge of the store's current model: relabel ``topics``, move the
+    assignments of merged topics to their new ids (``mapping`` old -> new, including the
+    complaints that ``voc analyze`` assigned since the fit) and rewrite the views."""
     if "topics" not in store.tables():
         return
-    write_topics(store, tm, current_model_dir(store))
+    model_id = tm.model_id_
+    with store._lock:
+        if mapping:
+            pairs = sorted((int(a), int(b)) for a, b in mapping.items() if a != b)
+            if pairs:
+                case = " ".join(f"WHEN {a} THEN {b}" for a, b in pairs)
+                store.con.execute(
+                    f"UPDATE topic_assignments SET topic_id = CASE topic_id {case} ELSE topic_id END "
+                    "WHERE model_id = ? AND topic_id >= 0",
+                    [model_id],
+                )
+        store.con.execute("DELETE FROM topics WHERE model_id = ?", [model_id])
+    store.upsert_rows("topics", topic_rows(tm), key=("model_id", "topic_id"))
+    write_views(store, model_id)
 
 
 def set_current_model(store: Any, model_id: str, model_dir: str | None) -> None:
@@ -159,7 +188,13 @@ def write_assignments(
     """Upsert new complaints' topics (``probability`` holds the cosine similarity)."""
     now = datetime.now()
     rows = [
-        {"record_id": r, "model_id": model_id, "topic_id": int(t), "probability": float(s), "assigned_at": now}
+        {
+            "record_id": r,
+            "model_id": model_id,
+            "topic_id": int(t),
+            "probability": float(s),
+            "assigned_at": now,
+        }
         for r, t, s in zip(record_ids, topic_ids, similarities, strict=True)
     ]
     if topics_rows and store.count("topics", f"model_id = '{model_id}'") == 0:
@@ -168,8 +203,15 @@ def write_assignments(
     store.upsert_rows("topic_assignments", rows, key=("record_id",))
 
 
-def write_drift(store: Any, run_id: str, model_id: str, complaints: int, no_topic: int,
-                baseline: float | None, refit_share: float) -> bool:
+def write_drift(
+    store: Any,
+    run_id: str,
+    model_id: str,
+    complaints: int,
+    no_topic: int,
+    baseline: float | None,
+    refit_share: float,
+) -> bool:
     """Record the no-topic share of this run; returns whether a refit is recommended."""
     share = no_topic / complaints if complaints else 0.0
     recommend = complaints > 0 and share > refit_share
@@ -179,8 +221,13 @@ def write_drift(store: Any, run_id: str, model_id: str, complaints: int, no_topi
         "topic_drift",
         [
             {
-                "run_id": run_id, "model_id": model_id, "complaints": complaints, "no_topic": no_topic,
-                "share": share, "baseline": baseline, "refit_recommended": recommend,
+                "run_id": run_id,
+                "model_id": model_id,
+                "complaints": complaints,
+                "no_topic": no_topic,
+                "share": share,
+                "baseline": baseline,
+                "refit_recommended": recommend,
                 "updated_at": datetime.now(),
             }
         ],
@@ -198,10 +245,13 @@ def write_views(store: Any, model_id: str) -> None:
                coalesce(t.label, CASE WHEN a.topic_id = -1 THEN '{OUTLIER_LABEL}' END) AS label,
                coalesce(f.touchpoint, 'unknown') AS touchpoint,
                coalesce(f.channel, 'unknown') AS channel,
-               f.created_at
-               {", r.sentiment, r.sentiment_mixed, r.sentiment_score, r.emotion" if has_results else
-                ", NULL::VARCHAR AS sentiment, NULL::BOOLEAN AS sentiment_mixed, NULL::DOUBLE AS sentiment_score,"
-                " NULL::VARCHAR AS emotion"}
+               CAST(date_trunc('week', f.created_at) AS DATE) AS week
+               {
+        ", r.sentiment, r.sentiment_mixed, r.sentiment_score, r.emotion"
+        if has_results
+        else ", NULL::VARCHAR AS sentiment, NULL::BOOLEAN AS sentiment_mixed, NULL::DOUBLE AS sentiment_score,"
+        " NULL::VARCHAR AS emotion"
+    }
         FROM topic_assignments a
         JOIN feedback f ON f.record_id = a.record_id
         LEFT JOIN topics t ON t.model_id = a.model_id AND t.topic_id = a.topic_id
@@ -210,36 +260,41 @@ def write_views(store: Any, model_id: str) -> None:
     """
     views = {
         "topic_by_touchpoint": """
-            SELECT model_id, topic_id, label, touchpoint, count(*)::INTEGER AS n,
-                   count(*) / sum(count(*)) OVER (PARTITION BY touchpoint) AS share_of_touchpoint,
-                   count(*) / sum(count(*)) OVER (PARTITION BY topic_id) AS share_of_topic
-            FROM base GROUP BY ALL ORDER BY touchpoint, n DESC, topic_id""",
+            agg AS (SELECT model_id, topic_id, label, touchpoint, count(*)::INTEGER AS n FROM base GROUP BY ALL)
+            SELECT *, n / sum(n) OVER (PARTITION BY touchpoint) AS share_of_touchpoint,
+                   n / sum(n) OVER (PARTITION BY topic_id) AS share_of_topic
+            FROM agg ORDER BY touchpoint, n DESC, topic_id""",
         "topic_by_channel": """
-            SELECT model_id, topic_id, label, channel, count(*)::INTEGER AS n,
-                   count(*) / sum(count(*)) OVER (PARTITION BY channel) AS share_of_channel,
-                   count(*) / sum(count(*)) OVER (PARTITION BY topic_id) AS share_of_topic
-            FROM base GROUP BY ALL ORDER BY channel, n DESC, topic_id""",
+            agg AS (SELECT model_id, topic_id, label, channel, count(*)::INTEGER AS n FROM base GROUP BY ALL)
+            SELECT *, n / sum(n) OVER (PARTITION BY channel) AS share_of_channel,
+                   n / sum(n) OVER (PARTITION BY topic_id) AS share_of_topic
+            FROM agg ORDER BY channel, n DESC, topic_id""",
         "topic_weekly": """
-            SELECT model_id, topic_id, label, CAST(date_trunc('week', created_at) AS DATE) AS week,
-                   count(*)::INTEGER AS n,
-                   count(*) / sum(count(*)) OVER (PARTITION BY date_trunc('week', created_at)) AS share_of_week
-            FROM base WHERE created_at IS NOT NULL GROUP BY ALL ORDER BY week, topic_id""",
+            agg AS (SELECT model_id, topic_id, label, week, count(*)::INTEGER AS n
+                    FROM base WHERE week IS NOT NULL GROUP BY ALL)
+            SELECT *, n / sum(n) OVER (PARTITION BY week) AS share_of_week
+            FROM agg ORDER BY week, topic_id""",
         "topic_sentiment": """
-            SELECT model_id, topic_id, label, coalesce(sentiment, 'unknown') AS sentiment,
-                   coalesce(sentiment_mixed, false) AS mixed, count(*)::INTEGER AS n,
-                   count(*) / sum(count(*)) OVER (PARTITION BY topic_id) AS share_of_topic,
-                   avg(sentiment_score) AS mean_sentiment_score
-            FROM base GROUP BY ALL ORDER BY topic_id, sentiment, mixed""",
+            agg AS (SELECT model_id, topic_id, label, coalesce(sentiment, 'unknown') AS sentiment,
+                           coalesce(sentiment_mixed, false) AS mixed, count(*)::INTEGER AS n,
+                           avg(sentiment_score) AS mean_sentiment_score
+                    FROM base GROUP BY ALL)
+            SELECT model_id, topic_id, label, sentiment, mixed, n,
+                   n / sum(n) OVER (PARTITION BY topic_id) AS share_of_topic, mean_sentiment_score
+            FROM agg ORDER BY topic_id, sentiment, mixed""",
         "topic_emotion": """
-            SELECT model_id, topic_id, label, coalesce(emotion, 'unknown') AS emotion, count(*)::INTEGER AS n,
-                   count(*) / sum(count(*)) OVER (PARTITION BY topic_id) AS share_of_topic
-            FROM base GROUP BY ALL ORDER BY topic_id, n DESC, emotion""",
+            agg AS (SELECT model_id, topic_id, label, coalesce(emotion, 'unknown') AS emotion,
+                           count(*)::INTEGER AS n FROM base GROUP BY ALL)
+            SELECT *, n / sum(n) OVER (PARTITION BY topic_id) AS share_of_topic
+            FROM agg ORDER BY topic_id, n DESC, emotion""",
     }
     with store._lock:
         con.execute("BEGIN TRANSACTION")
         try:
             for name, sql in views.items():
-                con.execute(f"CREATE OR REPLACE TABLE {name} AS WITH base AS ({base}) {sql}", [model_id])
+                con.execute(
+                    f"CREATE OR REPLACE TABLE {name} AS WITH base AS ({base}), {sql}", [model_id]
+                )
             con.execute("COMMIT")
         except Exception:
             con.execute("ROLLBACK")

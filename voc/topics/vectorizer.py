@@ -28,6 +28,12 @@ from sklearn.feature_extraction.text import CountVectorizer
 from voc.text.tokenize import JapaneseTokenizer
 
 _UNIT_RE = re.compile(r"[a-z]{1,3}|[A-Za-z]")
+
+#: Lemmas that are scraps of SNS slang rather than topics (ワロタ -> ワラウ, 笑 -> 笑う,
+#: ありえ|る -> える), dropped from topic keywords on top of voc's stopwords.
+TOPIC_STOPWORDS: frozenset[str] = frozenset(
+    {"ワラウ", "笑う", "わらう", "ワロタ", "ロタ", "える", "うる", "草"}
+)
 _PROTECT_RE = re.compile(r"(＜[^＜＞\s]{1,12}＞)")
 
 
@@ -42,19 +48,22 @@ class TopicTokenizer:
         user_words: product and brand names kept whole (``[tokenize] user_words``).
         extra_stopwords: more lemmas to drop (``[tokenize] extra_stopwords``).
         keep_unknown_words: keep words that unidic does not know (katakana slang,
-            ASCII product names); ``False`` keeps dictionary words and user words only.
+            ASCII product names); ``False`` (default) keeps dictionary words, user words
+            and voc's built-in terms only.
     """
 
     def __init__(
         self,
         user_words: Iterable[str] = (),
         extra_stopwords: Iterable[str] = (),
-        keep_unknown_words: bool = True,
+        keep_unknown_words: bool = False,
     ) -> None:
         self.user_words = tuple(user_words)
         self.extra_stopwords = tuple(extra_stopwords)
         self.keep_unknown_words = keep_unknown_words
-        self._tok = JapaneseTokenizer(user_words=self.user_words, extra_stopwords=self.extra_stopwords)
+        self._tok = JapaneseTokenizer(
+            user_words=self.user_words, extra_stopwords=(*self.extra_stopwords, *TOPIC_STOPWORDS)
+        )
 
     def __repr__(self) -> str:
         return (
@@ -74,8 +83,13 @@ class TopicTokenizer:
         return cls(
             user_words=data.get("user_words", ()),
             extra_stopwords=data.get("extra_stopwords", ()),
-            keep_unknown_words=bool(data.get("keep_unknown_words", True)),
+            keep_unknown_words=bool(data.get("keep_unknown_words", False)),
         )
+
+    def is_noun(self, word: str) -> bool:
+        """True when ``word`` is one noun or adjectival noun (or a user word / built-in term)."""
+        toks = self._tok.tokenize(_nfkc(word))
+        return len(toks) == 1 and (toks[0].is_user_word or toks[0].pos in ("名詞", "形状詞"))
 
     def __call__(self, text: str) -> list[str]:
         text = _nfkc(text)
@@ -99,7 +113,7 @@ def _nfkc(text: str) -> str:
 
 
 class JapaneseVectorizer(CountVectorizer):
-    """``CountVectorizer`` that drops rare bigrams after fitting.
+    """``CountVectorizer`` that drops rare bigrams (and 「ひどい ひどい」 repeats) after fitting.
 
     Same constructor as scikit-learn's (so BERTopic can save and rebuild its parameters);
     ``min_bigram_count`` is a plain attribute set after construction. Use
@@ -115,12 +129,13 @@ class JapaneseVectorizer(CountVectorizer):
     def fit_transform(self, raw_documents: Any, y: Any = None) -> Any:
         X = super().fit_transform(raw_documents)
         k = int(getattr(self, "min_bigram_count", 1) or 1)
-        if k <= 1 or self.ngram_range[1] < 2:
+        if self.ngram_range[1] < 2:
             return X
         terms = self.get_feature_names_out()
         counts = np.asarray(X.sum(axis=0)).ravel()
         is_ngram = np.array([" " in t for t in terms], dtype=bool)
-        keep = np.flatnonzero(~is_ngram | (counts >= k))
+        repeated = np.array([" " in t and len(set(t.split())) == 1 for t in terms], dtype=bool)
+        keep = np.flatnonzero((~is_ngram | (counts >= max(k, 1))) & ~repeated)
         if len(keep) == len(terms):
             return X
         self.vocabulary_ = {terms[j]: i for i, j in enumerate(keep)}

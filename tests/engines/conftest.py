@@ -1,0 +1,136 @@
+"""Fixtures for the engine tests: the sample dumps as Parquet, a tiny sentiment model, and
+one local Spark session for the whole test session (starting Spark costs ~30 s)."""
+
+from __future__ import annotations
+
+import re
+import shutil
+import subprocess
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+SAMPLE = ROOT / "data" / "sample"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "spark: needs pyspark and Java 17+ (installed by .ci/run)")
+
+
+def java_major() -> int | None:
+    """Major version of the ``java`` on PATH (or under JAVA_HOME), None without one."""
+    import os
+
+    home = os.environ.get("JAVA_HOME")
+    java = str(Path(home) / "bin" / "java") if home and (Path(home) / "bin" / "java").exists() else shutil.which("java")
+    if not java:
+        return None
+    try:
+        text = subprocess.run([java, "-version"], capture_output=True, text=True, timeout=60).stderr
+    except (OSError, subprocess.SubprocessError):
+        return None
+    m = re.search(r'version "(\d+)(?:\.(\d+))?', text)
+    if not m:
+        return None
+    major = int(m.group(1))
+    return int(m.group(2) or 0) if major == 1 else major
+
+
+def spark_missing() -> str | None:
+    """Why the Spark tests cannot run here, or None."""
+    try:
+        import pyspark  # noqa: F401
+    except ImportError:
+        return "pyspark is not installed (pip install -r requirements.txt)"
+    major = java_major()
+    if major is None:
+        return "no Java runtime: apt-get install -y openjdk-17-jre-headless (.ci/run does)"
+    if major < 17:
+        return f"Spark 4 needs Java 17+, found Java {major}"
+    return None
+
+
+@pytest.fixture(scope="session")
+def spark():  # type: ignore[no-untyped-def]
+    reason = spark_missing()
+    if reason:
+        pytest.skip(reason)
+    from voc.engines.spark import _start_session
+
+    session = _start_session("local[2]", {"spark.sql.shuffle.partitions": "4"}, progress=False)
+    yield session
+    session.stop()
+
+
+@pytest.fixture(scope="session")
+def sample_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Three sample dumps as Parquet (values as voc's readers give them), plus two files
+    whose ids / whole rows repeat far apart (numbered across chunks). The reviews and the
+    survey stay CSV: the tests pass them as CSV next to this folder (a record id in two
+    files of one run would be scored once by ``voc analyze``, see voc/engines/spark.py)."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
+    from voc.ingest.readers import open_dump
+
+    folder = tmp_path_factory.mktemp("sample-parquet")
+    for name in ("call_transcripts.csv", "chat_turns.csv", "sns_posts.jsonl"):
+        rows = [r.values for r in open_dump(SAMPLE / name).rows()]
+        pq.write_table(pa.Table.from_pylist(rows), folder / f"{Path(name).stem}.parquet")
+    reviews = [r.values for r in open_dump(SAMPLE / "reviews_ec.csv").rows()]
+    reviews = [{**r, "レビューID": "X" + r["レビューID"]} for r in reviews]
+    pq.write_table(pa.Table.from_pylist(reviews[:60] + reviews[:25] + reviews[3:6]), folder / "reviews_repeat.parquet")
+    posts = [{"text": r.values["text"], "user": r.values["user"]} for r in open_dump(SAMPLE / "sns_posts.jsonl").rows()]
+    blank = [{"text": "", "user": None}, {"text": None, "user": None}]
+    pq.write_table(pa.Table.from_pylist(posts[:50] + posts[:20] + blank + posts[:2]), folder / "sns_noid.parquet")
+    return folder
+
+
+TRAIN = [
+    ("配送が遅くて箱も潰れていた。最悪です", "negative", "怒り"),
+    ("二度と買いません。サポートの対応もひどい", "negative", "怒り"),
+    ("楽しみにしていたのに初期不良で悲しい", "negative", "悲しみ"),
+    ("とても使いやすい掃除機です。買ってよかった", "positive", "喜び"),
+    ("店員さんの対応が丁寧で安心しました", "positive", "安心"),
+    ("すぐ届いて助かりました。また利用します", "positive", "喜び"),
+    ("サイズはMを購入しました", "neutral", "平静"),
+    ("特にありません", "neutral", "平静"),
+]
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A voc model on a 2-layer BERT (MeCab tokenizer, vocabulary from the sample texts),
+    trained for a few steps: real code paths, seconds to build."""
+    from transformers import BertConfig, BertJapaneseTokenizer, BertModel
+
+    from voc.classify.train import TrainArgs, train
+    from voc.ingest.readers import open_dump
+    from voc.text import JapaneseTokenizer
+
+    base = tmp_path_factory.mktemp("tiny-bert-ja")
+    tok = JapaneseTokenizer()
+    texts = [t for t, _, _ in TRAIN]
+    for f in ("reviews_ec.csv", "survey_nps.csv", "sns_posts.jsonl"):
+        for r in open_dump(SAMPLE / f).rows():
+            texts.extend(str(v) for v in r.values.values() if isinstance(v, str) and len(v) > 8)
+    words = sorted({t.surface for text in texts for t in tok.tokenize(text)})
+    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
+    (base / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
+    BertJapaneseTokenizer(
+        str(base / "vocab.txt"), word_tokenizer_type="mecab", subword_tokenizer_type="wordpiece",
+        mecab_kwargs={"mecab_dic": "unidic_lite"},
+    ).save_pretrained(base)
+    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
+                     intermediate_size=64)
+    BertModel(cfg).save_pretrained(base, safe_serialization=True)
+    data = tmp_path_factory.mktemp("labels") / "labels.csv"
+    data.write_text("text,sentiment,emotion\n" + "".join(f"{t},{s},{e}\n" for t, s, e in TRAIN * 3), "utf-8")
+    out = tmp_path_factory.mktemp("model") / "tiny"
+    train(TrainArgs(
+        data=[str(data)], output=str(out), base=str(base), max_steps=20, batch_size=8, lora_layers=2, lora_r=4,
+        learning_rate=5e-3, head_learning_rate=5e-2, eval_fraction=0.0, eval_data=[str(data)], progress=False,
+        name="tiny-engine-test",
+    ))
+    return out
