@@ -7,7 +7,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.voc-installed
 OUT    := out
 
-.PHONY: demo test test-slow install clean
+.PHONY: demo explore test test-slow install clean
 
 install: $(STAMP)
 
@@ -22,6 +22,10 @@ demo: $(STAMP)
 	mkdir -p $(OUT)
 	$(BIN)/voc models prepare
 	$(BIN)/voc analyze data/sample/ --store $(OUT)/voc.duckdb -o $(OUT)/sample_analyzed.csv
+
+explore: $(STAMP)
+	@echo "voc explorer on $(OUT)/voc.duckdb: http://localhost:8501"
+	VOC_STORE=$(OUT)/voc.duckdb $(BIN)/streamlit run app.py --server.headless true --server.port 8501
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

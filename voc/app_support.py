@@ -236,6 +236,15 @@ def access_granted() -> bool:
     * else open (a local, single-user explorer).
     """
     if _secret("auth") is not None:
+        try:
+            import authlib  # noqa: F401  (st.login needs it)
+        except ImportError:
+            st.error(
+                "[E900] サインイン（[auth]）が設定されていますが、Authlib がありません。 "
+                "Sign-in is configured but needs Authlib. Install it with: "
+                "pip install 'streamlit[auth]==1.67.0'"
+            )
+            return False
         if not getattr(st.user, "is_logged_in", False):
             st.title("voc explorer")
             st.write("このエクスプローラーを使うにはログインしてください。 Please sign in.")

@@ -321,3 +321,16 @@ def test_no_store_yet(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("VOC_APP_PASSWORD", raising=False)
     at = AppTest.from_file(str(APP), default_timeout=90).run()
     assert any("No store yet" in i.value for i in at.info)
+
+
+def test_sign_in_configured_without_authlib_says_what_to_install(store: Path) -> None:
+    at = AppTest.from_file(str(APP), default_timeout=90)
+    at.secrets["auth"] = {"redirect_uri": "http://localhost:8501/oauth2callback", "cookie_secret": "x"}
+    at.run()
+    assert not at.metric  # nothing of the store is shown before sign-in
+    try:
+        import authlib  # noqa: F401
+    except ImportError:
+        assert any("streamlit[auth]" in e.value for e in at.error)
+    else:
+        assert at.button(key="login_button") is not None
