@@ -56,6 +56,8 @@ class VocConfig:
     tokenize: TokenizeConfig = field(default_factory=TokenizeConfig)
     touchpoints: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
     store: StoreConfig = field(default_factory=StoreConfig)
+    # [topics]: read and validated by voc.topics (TopicConfig.from_mapping)
+    topics: Mapping[str, Any] = field(default_factory=dict)
 
     @classmethod
     def load(cls, path: str | Path | None = None) -> VocConfig:
@@ -73,7 +75,7 @@ class VocConfig:
 
     @classmethod
     def from_dict(cls, raw: Mapping[str, Any]) -> VocConfig:
-        known = {"ingest", "normalize", "pii", "tokenize", "touchpoints", "store"}
+        known = {"ingest", "normalize", "pii", "tokenize", "touchpoints", "store", "topics"}
         unknown = set(raw) - known
         if unknown:
             raise ConfigError(
@@ -113,6 +115,7 @@ class VocConfig:
             ),
             touchpoints={k: tuple(v) for k, v in raw.get("touchpoints", {}).items()},
             store=_build(StoreConfig, raw.get("store", {}), "store"),
+            topics=dict(raw.get("topics", {})),
         )
 
     def with_overrides(self, **sections: Mapping[str, Any]) -> VocConfig:

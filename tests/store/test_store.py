@@ -64,3 +64,10 @@ def test_parquet_export(tmp_path: Path) -> None:
     names = {f.name for f in files}
     assert {"feedback.parquet", "runs.parquet"} <= names
     assert pq.read_table(tmp_path / "lake" / "feedback.parquet").num_rows == 3
+
+
+def test_config_accepts_a_topics_section(tmp_path: Path) -> None:
+    cfg_file = tmp_path / "my.toml"
+    cfg_file.write_text("[topics]\nseed = 7\n\n[ingest]\nchunk_size = 10\n", encoding="utf-8")
+    cfg = VocConfig.load(cfg_file)
+    assert cfg.topics == {"seed": 7} and cfg.ingest.chunk_size == 10
