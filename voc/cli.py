@@ -277,7 +277,7 @@ def eval_cmd(
     emotion_col: Annotated[Optional[str], typer.Option("--emotion-col", help="Emotion label column.")] = None,
     labels_from: Annotated[Optional[str], typer.Option("--labels-from", help="Derive sentiment from 'rating' or 'nps'.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the metrics as JSON here.")] = None,
-    no_quantize: Annotated[bool, typer.Option("--no-quantize", help="Evaluate the fp32 model (default: int8 as used in analyze).")] = False,
+    quantize: Annotated[bool, typer.Option("--quantize", help="Evaluate with int8 dynamic quantization (default: fp32, as analyze uses).")] = False,
 ) -> None:
     """Measure models on labelled data: accuracy, macro-F1, per-class report, confusion, calibration."""
     import json
@@ -291,7 +291,7 @@ def eval_cmd(
     )
     results = {}
     for m in model or [default_model_dir()]:
-        clf = Classifier.load(m, quantize=not no_quantize)
+        clf = Classifier.load(m, quantize=quantize)
         name = Path(m).name
         while name in results:
             name += "'"
