@@ -1,5 +1,6 @@
 # voc: the two commands of the README.
-#   make demo   set up .venv, prepare the offline base model, analyse the bundled sample
+#   make demo   set up .venv, prepare the offline base model, analyse the bundled sample,
+#               find its complaint topics, then serve the explorer on it (Ctrl+C stops it)
 #   make test   set up .venv and run the test suite
 PYTHON ?= python3
 VENV   := .venv
@@ -18,14 +19,20 @@ $(STAMP): requirements.txt pyproject.toml
 	$(BIN)/pip install --quiet --no-deps -e .
 	touch $(STAMP)
 
+PORT   ?= 8501
+
 demo: $(STAMP)
 	mkdir -p $(OUT)
 	$(BIN)/voc models prepare
 	$(BIN)/voc analyze data/sample/ --store $(OUT)/voc.duckdb -o $(OUT)/sample_analyzed.csv
+	$(BIN)/voc topics fit --store $(OUT)/voc.duckdb
+	@$(MAKE) --no-print-directory explore
 
 explore: $(STAMP)
-	@echo "voc explorer on $(OUT)/voc.duckdb: http://localhost:8501"
-	VOC_STORE=$(OUT)/voc.duckdb $(BIN)/streamlit run app.py --server.headless true --server.port 8501
+	@echo ""
+	@echo "voc explorer on $(OUT)/voc.duckdb: open http://localhost:$(PORT) in a browser (Ctrl+C stops it)"
+	@VOC_STORE=$(OUT)/voc.duckdb $(BIN)/streamlit run app.py --server.headless true --server.port $(PORT) \
+		--browser.gatherUsageStats false
 
 test: $(STAMP)
 	$(BIN)/python -m pytest -q

@@ -10,7 +10,8 @@ from ``/proc`` polling. With streaming, peak RSS stays flat while the row count 
 The row-count series runs with ``--no-sentiment`` (ingest, normalise, PII masking,
 tokenise, store, output): the classifier on a 2-core machine scores some tens of texts a
 second, so 1M rows with sentiment would take many hours. When the shipped model
-(``models/voc-sentiment-ja``) exists, one more run scores the smallest dump with it.
+(``models/voc-sentiment-ja``) exists, one more run scores a 1,000-row dump with it
+(``--sentiment-rows``).
 
     .venv/bin/python benchmarks/batch_scale.py                 # 10k, 100k, 1M
     .venv/bin/python benchmarks/batch_scale.py --sizes 10000 --workdir /tmp/voc-bench
@@ -162,8 +163,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sizes", default="10000,100000,1000000", help="row counts, comma-separated")
     ap.add_argument("--workdir", type=Path, default=Path("/tmp/voc-batch-scale"), help="dumps, stores and outputs")
-    ap.add_argument("--sentiment-rows", type=int, default=10000,
-                    help="also score this size with the shipped model when it exists (0: never)")
+    ap.add_argument("--sentiment-rows", type=int, default=1000,
+                    help="also score a dump of this size with the shipped model when it exists (0: never)")
     ap.add_argument("--json", type=Path, help="also write the results here")
     ap.add_argument("--keep", action="store_true", help="keep the dumps and outputs")
     args = ap.parse_args()
@@ -174,15 +175,16 @@ def main() -> None:
     work = args.workdir
     work.mkdir(parents=True, exist_ok=True)
     runs: list[tuple[Path, bool]] = []
-    for n in sizes:
+    todo = [(n, False) for n in sizes]
+    if args.sentiment_rows and MODEL.is_dir():
+        todo.insert(0, (args.sentiment_rows, True))
+    for n, sentiment in todo:
         dump = work / f"dump_{n}.csv"
         if not dump.exists():
             t = time.perf_counter()
             build_dump(dump, n, pool)
             print(f"built {dump} ({dump.stat().st_size / 2**20:.0f} MB) in {time.perf_counter() - t:.0f} s", flush=True)
-        runs.append((dump, False))
-        if n == args.sentiment_rows and MODEL.is_dir():
-            runs.append((dump, True))
+        runs.append((dump, sentiment))
     if args.sentiment_rows and not MODEL.is_dir():
         print(f"no shipped model at {MODEL}: the sentiment run is skipped", flush=True)
     results = []

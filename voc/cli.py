@@ -81,8 +81,15 @@ def analyze(
     ] = False,
     topics: Annotated[
         Optional[Path],
-        typer.Option("--topics", help="Saved topic model folder: assign each complaint to its topics."),
+        typer.Option(
+            "--topics",
+            help="Saved topic model folder: assign each complaint to its topics "
+            "(default: the model `voc topics fit` last saved for this store, if any).",
+        ),
     ] = None,
+    no_topics: Annotated[
+        bool, typer.Option("--no-topics", help="Do not assign topics, even when the store has a topic model.")
+    ] = False,
     rescore: Annotated[
         bool,
         typer.Option("--rescore", help="Score rows again even if the store has them unchanged (after a model change)."),
@@ -125,6 +132,10 @@ def analyze(
         return
     from voc.pipeline import default_scorers
 
+    if no_topics:
+        topics = None
+    elif topics is None:
+        topics = _store_topic_model(store or Path(cfg.store.path))
     scorers = default_scorers(cfg, model=model, topics=topics, sentiment=not no_sentiment)
     report = run_analyze(
         inputs,
@@ -140,6 +151,24 @@ def analyze(
     if report.rows == 0:
         typer.echo("Nothing could be read from the input.", err=True)
         raise typer.Exit(1)
+
+
+def _store_topic_model(store_path: Path) -> Path | None:
+    """The topic model folder `voc topics fit` recorded in this store, when it still exists."""
+    if not Path(store_path).exists():
+        return None
+    from voc.store import Store
+    from voc.topics.store import current_model_dir
+
+    try:
+        with Store(store_path, read_only=True) as st:
+            folder = current_model_dir(st)
+    except Exception:  # a locked or foreign file: analyze itself will say what is wrong
+        return None
+    if folder and (Path(folder) / "voc_topics.json").exists():
+        typer.echo(f"topics: assigning complaints to the saved topic model {folder}", err=True)
+        return Path(folder)
+    return None
 
 
 def _print_summary(report) -> None:  # type: ignore[no-untyped-def]
@@ -163,6 +192,16 @@ def _print_summary(report) -> None:  # type: ignore[no-untyped-def]
         echo(f"nothing new: all {report.rows} rows were already in the store unchanged (use --rescore to score them again)")
     elif report.unchanged:
         echo(f"{report.unchanged} rows were already in the store unchanged and were not scored again")
+    topics = report.scorers.get("TopicScorer")
+    if topics and topics.get("complaints"):
+        share = 100 * topics["no_topic_share"]
+        base = topics.get("baseline_no_topic_share")
+        line = f"topics: {topics['complaints']} new complaints assigned; {share:.1f} % fit no existing topic"
+        if base is not None:
+            line += f" ({100 * base:.1f} % when the model was fitted)"
+        echo(line)
+        if topics.get("refit_recommended"):
+            echo("  many new complaints fit no topic: run `voc topics refit` to find the new ones")
     echo(f"store: {report.store_path}  run: {report.run_id}")
     if report.output_path:
         echo(f"output: {report.output_path}")

@@ -56,6 +56,9 @@ class Scorer(Protocol):
 
     def score(self, chunk: Sequence[Prepared], store: Store, run_id: str) -> None: ...
 
+    # Optional: ``finish(store, run_id)`` runs once after the last chunk (summary tables
+    # a scorer rebuilds once per run), and ``summary()`` returns what the run report shows.
+
 
 @dataclass
 class FileReport:
@@ -81,6 +84,7 @@ class AnalyzeReport:
     output_path: str | None
     files: list[FileReport]
     seconds: float = 0.0
+    scorers: dict[str, dict[str, Any]] = field(default_factory=dict)  # each scorer's summary()
 
     @property
     def rows(self) -> int:
@@ -297,6 +301,16 @@ def analyze(
                         on_progress(done, bar.total if bar is not None else None)
                 if rep.rows == 0 and not rep.notes:
                     rep.notes.append("the file has a header but no data rows")
+            for s in scorers:
+                finish = getattr(s, "finish", None)
+                if finish is not None:
+                    try:
+                        finish(store, run_id)
+                    except Exception:  # every row is stored already; say so and go on
+                        logger.exception("the last step of %s failed", type(s).__name__)
+                summary = getattr(s, "summary", None)
+                if summary is not None:
+                    report.scorers[type(s).__name__] = dict(summary())
             status = "finished"
         finally:
             if bar is not None:
@@ -363,8 +377,15 @@ def score_frame(
     voc_cols = [builder.output_name(c) for c in (*OUTPUT_COLUMNS[:-2],)]
     scorer_cols = [builder.output_name(c) for s in scorers for c in s.output_columns]
     tail = [builder.output_name(c) for c in OUTPUT_COLUMNS[-2:]]
+    input_set = set(cols)
     order = cols + voc_cols + scorer_cols + tail
-    return pd.DataFrame([{c: p.output.get(c) for c in order} for p in prepared], columns=order)
+    data = {}
+    for c in order:
+        values = [p.output.get(c) for p in prepared]
+        # input columns keep their Python values: inferring a dtype would turn integer ids
+        # with gaps into float64 (ids above 2**53 lose digits) and dates into Timestamps
+        data[c] = pd.Series(values, dtype=object) if c in input_set else pd.Series(values)
+    return pd.DataFrame(data, columns=order)
 
 
 def _is_na(value: Any) -> bool:

@@ -83,7 +83,7 @@ def sample_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     pq.write_table(pa.Table.from_pylist(reviews[:60] + reviews[:25] + reviews[3:6]), folder / "reviews_repeat.parquet")
     posts = [{"text": r.values["text"], "user": r.values["user"]} for r in open_dump(SAMPLE / "sns_posts.jsonl").rows()]
     blank = [{"text": "", "user": None}, {"text": None, "user": None}]
-    pq.write_table(pa.Table.from_pylist(posts[:50] + posts[:20] + blank + posts[:2]), folder / "sns_noid.parquet")
+    pq.write_table(pa.Table.from_pylist(posts[:50] + posts[:20] + blank + posts[:2]), folder / "sns noid+1.parquet")  # Spark URI-encodes such names
     return folder
 
 

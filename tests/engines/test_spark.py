@@ -105,6 +105,21 @@ def test_aligned_chunks_and_numbered_repeats_reproduce_analyze(sample_parquet: P
     assert "XR100207~2" in ids and "XR100228~3" in ids  # reviews_repeat.parquet, across chunks
 
 
+def test_big_integer_ids_with_gaps_keep_their_digits(tmp_path: Path) -> None:
+    folder = tmp_path / "in"
+    folder.mkdir()
+    ids = [None if i % 7 == 0 else 2062086755972709049 + i for i in range(20)]
+    texts = [f"配送が遅れました。{i}回目です" for i in range(20)]
+    pq.write_table(pa.table({"id": pa.array(ids, pa.int64()), "本文": texts}), folder / "posts.parquet")
+    config = VocConfig.load()
+    expected = analyze_to_table([str(folder)], tmp_path, config)
+    table = pq.read_table(folder / "posts.parquet")
+    layout = OutputLayout.build(table.column_names, {})
+    got = score_chunk(table, layout, config=config, state=WorkerState(scorers=[]), source_file=str(folder / "posts.parquet"),
+                      first_row=1)
+    assert got.column("id").to_pylist() == expected.column("id").to_pylist()
+
+
 def test_layout_is_the_single_machine_layout(sample_parquet: Path, tmp_path: Path) -> None:
     config = VocConfig.load()
     expected = analyze_to_table([str(sample_parquet / "chat_turns.parquet")], tmp_path, config)

@@ -40,7 +40,6 @@ DUP_KEY = "__voc_dup_key"  # voc_id without its "~k" repeat number: rows that ma
 HELPERS = (ORDER, FILE, ROW)
 
 
-
 @dataclass(frozen=True)
 class OutputLayout:
     """Columns and types of the output file, as ``voc analyze -o out.parquet`` writes them.
@@ -114,7 +113,7 @@ _WORKER_CACHE: dict[tuple[str | None, bool, str], WorkerState] = {}
 def worker_state(
     config: VocConfig, *, model: str | None, sentiment: bool, threads: int | None = None
 ) -> WorkerState:
-    """The scorers (sentiment model loaded once per process) and text tools of this worker."""
+    """This worker's scorers, built on first use (the sentiment model loads once per process)."""
     key = (model, sentiment, config.fingerprint())
     state = _WORKER_CACHE.get(key)
     if state is None:

@@ -456,7 +456,9 @@ def _read(spark: Any, src: _Source) -> Any:
     if src.kind == "parquet":
         df = spark.read.option("mergeSchema", "true").parquet(*src.paths)
         data = [_col(c) for c in df.columns]
-        name = F.lit(src.source_file) if src.source_file else F.concat(F.lit(src.prefix), F.col("_metadata.file_name"))
+        # Spark gives the file name URI-encoded ("a%20b.parquet"); "+" stays "+"
+        decoded = F.url_decode(F.regexp_replace(F.col("_metadata.file_name"), r"\+", "%2B"))
+        name = F.lit(src.source_file) if src.source_file else F.concat(F.lit(src.prefix), decoded)
         return df.select(
             *data,
             F.lit(src.key).cast("long").alias(SOURCE),

@@ -55,9 +55,11 @@ class TopicConfig:
         vectors by sha256(text) + model in ``<cache>/topics/embeddings.duckdb``.
 
     Keywords and labels
-        ``ngram_max``: 2 adds bigrams of adjacent content words (配送 遅延) next to single
-        words. ``min_bigram_count``: a bigram is kept only when it occurs at least this
-        many times in the corpus (bigrams "where they help", not one-off pairs).
+        Compound nouns written together (配送遅延, 不在票, 扇風機) are keywords of their own;
+        a part that never occurs outside them (扇風) is not. ``ngram_max``: 1 (default)
+        keeps words and compounds; 2 adds spaced bigrams of adjacent content words
+        (「アプリ 落ちる」). ``min_bigram_count``: a compound (or bigram) is kept only when
+        it occurs at least this many times in the corpus (where it helps, not one-offs).
         ``top_n_words``: keywords per topic. ``label_words``: words in a label
         (「配送・遅延・到着」). ``n_representative``: verbatims shown per topic.
         ``reduce_frequent_words``: c-TF-IDF damps words frequent in every topic (商品, 注文).
@@ -101,7 +103,7 @@ class TopicConfig:
     max_tokens: int = 510
     threads: int = 0
     cache: bool = True
-    ngram_max: int = 2
+    ngram_max: int = 1
     min_bigram_count: int = 3
     top_n_words: int = 10
     label_words: int = 3

@@ -11,7 +11,11 @@ Without a store (``store=None``, as ``voc.pipeline.score_frame`` runs it on a di
 engine) the row's own ``sentiment``/``sentiment_mixed`` picks the complaints and nothing
 is written but the output columns.
 
-It keeps a running count of complaints that fit no existing topic. Their share is written
+Rows that an earlier run stored unchanged (``cached``) keep the topic that run gave
+them (no new embedding) and do not count as new complaints. The view tables are
+rebuilt once, at the end of the run (:meth:`finish`).
+
+It keeps a running count of new complaints that fit no existing topic. Their share is written
 to ``topic_drift`` after every chunk, is in :meth:`TopicScorer.summary`, and a warning
 recommends ``voc topics refit`` once it passes ``refit_share`` (25 % by default).
 """
@@ -44,6 +48,7 @@ class TopicScorer:
         self.complaints = 0
         self.no_topic = 0
         self._advised = False
+        self._dirty = False  # assignments written since the views were last rebuilt
 
     @classmethod
     def load(cls, path: str | Path) -> TopicScorer:
@@ -97,25 +102,32 @@ class TopicScorer:
         targets = [(p, r) for p, r in candidates if r.record_id in complaint_ids]
         if not targets:
             return
+        # rows stored unchanged by an earlier run keep the topic that run gave them
+        known = self._stored(store, [r.record_id for p, r in targets if getattr(p, "cached", False)])
         # the same record twice in a chunk (identical rows) is assigned once
         first: dict[str, int] = {}
         for k, (_, r) in enumerate(targets):
-            first.setdefault(r.record_id, k)
-        texts = [targets[k][1].text_normalized for k in first.values()]
-        topic_ids, sims = tm.transform(texts)
-        by_record = {
-            rid: (int(t), float(s)) for rid, t, s in zip(first, topic_ids, sims, strict=True)
-        }
-        self.complaints += len(by_record)
-        self.no_topic += sum(1 for t, _ in by_record.values() if t == -1)
+            if r.record_id not in known:
+                first.setdefault(r.record_id, k)
+        by_record: dict[str, tuple[int, float]] = dict(known)
+        if first:
+            texts = [targets[k][1].text_normalized for k in first.values()]
+            topic_ids, sims = tm.transform(texts)
+            fresh = {rid: (int(t), float(s)) for rid, t, s in zip(first, topic_ids, sims, strict=True)}
+            by_record.update(fresh)
+            self.complaints += len(fresh)
+            self.no_topic += sum(1 for t, _ in fresh.values() if t == -1)
+        else:
+            fresh = {}
         recommend = self.refit_recommended
-        if store is not None:
+        if store is not None and fresh:
+            self._dirty = True
             topic_store.write_assignments(
                 store,
                 tm.model_id_,
-                list(by_record),
-                [v[0] for v in by_record.values()],
-                [v[1] for v in by_record.values()],
+                list(fresh),
+                [v[0] for v in fresh.values()],
+                [v[1] for v in fresh.values()],
                 topics_rows=topic_store.topic_rows(tm),
             )
             recommend = topic_store.write_drift(
@@ -127,7 +139,6 @@ class TopicScorer:
                 tm.baseline_nofit_share_,
                 tm.config.refit_share,
             )
-            topic_store.write_views(store, tm.model_id_)
         if recommend and self.refit_recommended and not self._advised:
             self._advised = True
             logger.warning(
@@ -147,6 +158,23 @@ class TopicScorer:
             topic = _majority(found)
             p.output["topic_id"] = topic
             p.output["topic_label"] = tm.label_of(topic) if topic != -1 else OUTLIER_LABEL
+
+    def finish(self, store: Any, run_id: str) -> None:
+        """Rebuild the view tables once the run's assignments are all written."""
+        if store is not None and self._dirty:
+            topic_store.write_views(store, self.modeler.model_id_)
+            self._dirty = False
+
+    def _stored(self, store: Any, record_ids: Sequence[str]) -> dict[str, tuple[int, float]]:
+        """Assignments of this model already in the store for these records."""
+        if store is None or not record_ids or "topic_assignments" not in store.tables():
+            return {}
+        rows = store.con.execute(
+            "SELECT record_id, topic_id, probability FROM topic_assignments "
+            "WHERE model_id = ? AND record_id IN (SELECT unnest(?))",
+            [self.modeler.model_id_, sorted(set(record_ids))],
+        ).fetchall()
+        return {rid: (int(t), float(p or 0.0)) for rid, t, p in rows}
 
     def _complaints(self, candidates: Sequence[tuple[Any, Any]], store: Any) -> set[str]:
         ids = sorted({r.record_id for _, r in candidates})

@@ -7,12 +7,18 @@ content-word lemmas (nouns, verbs, adjectives, adjectival nouns; stopwords, part
 auxiliaries, symbols and numbers dropped; user words kept whole), then a last guard
 against scraps (a keyword must contain a letter; units like cm/kg are dropped).
 
-Bigrams join adjacent content words with a space (「配送 遅延」); :class:`JapaneseVectorizer`
-keeps a bigram only when it occurs at least ``min_bigram_count`` times in the corpus, so
-one-off pairs never crowd out real words.
+Compound nouns are kept as written: UniDic cuts text into short units (扇風機 -> 扇風 + 機,
+不在票 -> 不在 + 票, 配送遅延 -> 配送 + 遅延), so the tokenizer also emits each run of
+adjacent nouns as one word (「扇風機」「不在票」「配送遅延」). :class:`JapaneseVectorizer`
+keeps a compound only when it occurs at least ``min_bigram_count`` times in the corpus,
+and drops a part that never occurs outside its compounds (「扇風」, 「票」), so keywords are
+words a reader recognises, never fragments. Spaced bigrams of adjacent content words
+(「アプリ 落ちる」) are available with ``ngram_max=2`` and pruned by the same count.
 
 >>> TopicTokenizer()("配送が遅れて、届いた箱が潰れていた")  # doctest: +SKIP
 ['配送', '遅れる', '届く', '箱', '潰れる']
+>>> TopicTokenizer()("不在票もなく玄関前に置かれた")  # doctest: +SKIP
+['不在票', '不在', '票', '玄関前', '玄関', '置く']
 """
 
 from __future__ import annotations
@@ -35,6 +41,10 @@ TOPIC_STOPWORDS: frozenset[str] = frozenset(
     {"ワラウ", "笑う", "わらう", "ワロタ", "ロタ", "える", "うる", "草"}
 )
 _PROTECT_RE = re.compile(r"(＜[^＜＞\s]{1,12}＞)")
+_HONORIFICS = frozenset({"さん", "様", "さま", "サン", "くん", "君", "ちゃん", "氏", "殿", "たち", "達", "ら", "等"})
+MAX_COMPOUND_PARTS = 4
+_HIRAGANA_RE = re.compile(r"[ぁ-ゖー]+")
+MAX_COMPOUND_CHARS = 12
 
 
 def _has_letter(word: str) -> bool:
@@ -93,8 +103,23 @@ class TopicTokenizer:
 
     def __call__(self, text: str) -> list[str]:
         text = _nfkc(text)
-        out = []
-        for t in self._tok.content_words(text):
+        out: list[str] = []
+        run: list[Any] = []  # adjacent nouns so far (a compound in the making)
+
+        def close_run() -> None:
+            words = [t.surface for t in run]
+            # two to four short units, written without a break: 扇風機, 不在票, 配送遅延
+            if 2 <= len(run) <= MAX_COMPOUND_PARTS and sum(map(len, words)) <= MAX_COMPOUND_CHARS:
+                out.append("".join(words))
+            run.clear()
+
+        for t in self._tok.tokenize(text):
+            if run and (t.start != run[-1].end or not self._compound_part(t, first=False)):
+                close_run()
+            if self._compound_part(t, first=not run):
+                run.append(t)
+            if not self._tok.is_content(t):
+                continue
             lemma = t.lemma.strip()
             if not lemma or not _has_letter(lemma) or " " in lemma:
                 continue
@@ -104,7 +129,33 @@ class TopicTokenizer:
                 if t.is_unknown and not self.keep_unknown_words:
                     continue
             out.append(lemma)
+        if run:
+            close_run()
         return out
+
+    def parts(self, word: str) -> int:
+        """How many dictionary units ``word`` is made of (1 for a word, 2+ for a compound)."""
+        return len(self._tok.tokenize(_nfkc(word)))
+
+    def _compound_part(self, t: Any, first: bool) -> bool:
+        """Can ``t`` be part of a compound noun (the first part when ``first``)?"""
+        if t.is_user_word:
+            return False  # user words and built-in terms are whole already
+        if t.is_unknown and not self.keep_unknown_words:
+            return False
+        if t.pos == "名詞":
+            if t.pos_detail not in ("普通名詞", "固有名詞") or t.pos3 == "数詞":
+                return False
+            if _HIRAGANA_RE.fullmatch(t.surface) or _UNIT_RE.fullmatch(t.surface):
+                return False  # なし, こと, ため: grammar, not part of a name for a thing
+            return _has_letter(t.surface)
+        # noun-like suffixes join the run (使用感, 対応力) but honorifics do not (店員さん)
+        return (
+            not first
+            and t.pos == "接尾辞"
+            and t.pos_detail == "名詞的"
+            and t.surface not in _HONORIFICS
+        )
 
 
 def _nfkc(text: str) -> str:
@@ -128,26 +179,64 @@ class JapaneseVectorizer(CountVectorizer):
 
     def fit_transform(self, raw_documents: Any, y: Any = None) -> Any:
         X = super().fit_transform(raw_documents)
-        k = int(getattr(self, "min_bigram_count", 1) or 1)
-        if self.ngram_range[1] < 2:
-            return X
+        k = max(int(getattr(self, "min_bigram_count", 1) or 1), 1)
         terms = self.get_feature_names_out()
         counts = np.asarray(X.sum(axis=0)).ravel()
         is_ngram = np.array([" " in t for t in terms], dtype=bool)
-        repeated = np.array([" " in t and len(set(t.split())) == 1 for t in terms], dtype=bool)
-        keep = np.flatnonzero((~is_ngram | (counts >= max(k, 1))) & ~repeated)
+        repeated = np.array([" " in t and _overlapping(t.split()) for t in terms], dtype=bool)
+        parts = getattr(self.tokenizer, "parts", None)
+        is_compound = np.array(
+            [not n and parts is not None and parts(t) > 1 for t, n in zip(terms, is_ngram, strict=True)],
+            dtype=bool,
+        )
+        keep_mask = ~((is_ngram | is_compound) & (counts < k)) & ~repeated
+        keep_mask &= ~_subsumed(terms, counts, is_compound & keep_mask, is_compound)
+        keep = np.flatnonzero(keep_mask)
         if len(keep) == len(terms):
             return X
         self.vocabulary_ = {terms[j]: i for i, j in enumerate(keep)}
         return X[:, keep]
 
 
+def _overlapping(words: list[str]) -> bool:
+    """「ひどい ひどい」, or a word next to its own compound (「遅延 配送遅延」)."""
+    return any(a in b for i, a in enumerate(words) for j, b in enumerate(words) if i != j)
+
+
+def _subsumed(terms: Any, counts: np.ndarray, kept: np.ndarray, compounds: np.ndarray) -> np.ndarray:
+    """Words that never occur outside compounds written with them (扇風 in 扇風機): their
+    count is no more than that of the kept compounds containing them; for a one-character
+    word (機, 票) of every compound, kept or not, since alone it reads as a fragment."""
+
+    def inside_counts(mask: np.ndarray) -> dict[str, int]:
+        inside: dict[str, int] = {}
+        for j in np.flatnonzero(mask):
+            c = str(terms[j])
+            for a in range(len(c)):
+                for b in range(a + 1, len(c) + 1):
+                    if b - a < len(c):
+                        inside[c[a:b]] = inside.get(c[a:b], 0) + int(counts[j])
+        return inside
+
+    out = np.zeros(len(terms), dtype=bool)
+    if not compounds.any():
+        return out
+    in_kept, in_any = inside_counts(kept), inside_counts(compounds)
+    for i, t in enumerate(terms):
+        t = str(t)
+        if compounds[i] or " " in t:
+            continue
+        out[i] = counts[i] <= (in_any if len(t) == 1 else in_kept).get(t, 0)
+    return out
+
+
 def make_vectorizer(
     tokenizer: TopicTokenizer | None = None,
-    ngram_max: int = 2,
+    ngram_max: int = 1,
     min_bigram_count: int = 3,
 ) -> JapaneseVectorizer:
-    """The default topic vectorizer: voc's tokenizer, uni- and bigrams, rare bigrams pruned.
+    """The default topic vectorizer: voc's tokenizer (words and compound nouns), rare
+    compounds (and bigrams, with ``ngram_max=2``) pruned.
 
     ``min_df`` stays 1: BERTopic fits the vectorizer on one joined document *per topic*,
     so a ``min_df`` of 2 would delete exactly the words that make a topic distinctive.
