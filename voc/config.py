@@ -44,6 +44,8 @@ class TokenizeConfig:
 @dataclass(frozen=True)
 class StoreConfig:
     path: str = "voc.duckdb"
+    # DuckDB's memory limit while writing ("1GB", "512MB"; "" = DuckDB's default, 80 % of RAM)
+    memory_limit: str = "1GB"
 
 
 @dataclass(frozen=True)

@@ -229,7 +229,7 @@ def analyze(
     bar = _progress_bar(progress, total=_estimate_rows(dumps))
     done = 0
     report = AnalyzeReport(run_id, store_path, str(output) if output else None, reports)
-    with Store(store_path) as store:
+    with Store(store_path, memory_limit=config.store.memory_limit or None) as store:
         store.start_run(
             run_id,
             command,

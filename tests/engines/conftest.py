@@ -100,12 +100,10 @@ TRAIN = [
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A voc model on a 2-layer BERT (MeCab tokenizer, vocabulary from the sample texts),
-    trained for a few steps: real code paths, seconds to build."""
+def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A 2-layer BERT (MeCab tokenizer, vocabulary from the sample texts), random weights."""
     from transformers import BertConfig, BertJapaneseTokenizer, BertModel
 
-    from voc.classify.train import TrainArgs, train
     from voc.ingest.readers import open_dump
     from voc.text import JapaneseTokenizer
 
@@ -125,6 +123,15 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                      intermediate_size=64)
     BertModel(cfg).save_pretrained(base, safe_serialization=True)
+    return base
+
+
+@pytest.fixture(scope="session")
+def tiny_model(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A voc model on :func:`tiny_base` trained for a few steps: real code paths, seconds to build."""
+    from voc.classify.train import TrainArgs, train
+
+    base = tiny_base
     data = tmp_path_factory.mktemp("labels") / "labels.csv"
     data.write_text("text,sentiment,emotion\n" + "".join(f"{t},{s},{e}\n" for t, s, e in TRAIN * 3), "utf-8")
     out = tmp_path_factory.mktemp("model") / "tiny"
@@ -134,3 +141,20 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
         name="tiny-engine-test",
     ))
     return out
+
+
+@pytest.fixture(scope="session")
+def tiny_topics(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A topic model fitted on the sample's reviews and survey comments, embedded with the
+    tiny BERT (fast; the topics mean little, the code paths are the real ones)."""
+    from voc.ingest.readers import open_dump
+    from voc.topics import TopicConfig, TopicModeler
+
+    texts = [str(r.values["レビュー本文"]) for r in open_dump(SAMPLE / "reviews_ec.csv").rows()]
+    texts += [str(r.values["ご意見"]) for r in open_dump(SAMPLE / "survey_nps.csv").rows()]
+    texts = [t for t in texts if t.strip() and t != "None"]
+    cfg = TopicConfig(seed=7, min_topic_size=8, embedding_model=str(tiny_base), embedding_prefix="", cache=False,
+                      quantize=False)
+    folder = tmp_path_factory.mktemp("topics") / "voc_topics"
+    TopicModeler(cfg).fit(texts).save(folder)
+    return folder

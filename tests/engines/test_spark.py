@@ -173,7 +173,7 @@ def test_sources_follow_analyze_order_and_shapes(sample_parquet: Path, tmp_path:
         _plan_sources([str(tmp_path / "missing.parquet")], config)
 
 
-def test_topics_are_refused_before_spark_starts(tmp_path: Path) -> None:
+def test_a_folder_that_is_no_topic_model_is_refused_before_spark_starts(tmp_path: Path) -> None:
     pytest.importorskip("pyspark")
     from voc.engines.spark import run_spark
 
@@ -203,6 +203,30 @@ def test_spark_job_equals_analyze_with_sentiment(
     scores = [s for s in got.column("sentiment_score").to_pylist() if s is not None]
     assert len(scores) > 550 and len({round(s, 6) for s in scores}) > 50  # really scored, not constant
     assert {"XR100207~2", "XR100228~3"} <= set(got.column("voc_id").to_pylist())
+
+
+@pytest.mark.spark
+@pytest.mark.skipif(spark_missing() is not None, reason=str(spark_missing()))
+def test_spark_job_assigns_topics_as_analyze_does(
+    spark: Any, sample_parquet: Path, tiny_model: Path, tiny_topics: Path, tmp_path: Path
+) -> None:
+    from voc.engines.spark import run_spark
+
+    config = VocConfig.load().with_overrides(ingest={"chunk_size": 64})
+    inputs = [str(sample_parquet / "sns_posts.parquet"), str(sample_parquet / "chat_turns.parquet"),
+              str(SAMPLE / "reviews_ec.csv")]
+    scorers = default_scorers(config, model=tiny_model, topics=tiny_topics)
+    analyze(inputs, config=config, store_path=tmp_path / "local.duckdb", output=tmp_path / "local.parquet",
+            scorers=scorers)
+    expected = pq.read_table(tmp_path / "local.parquet")
+    run_spark(inputs, tmp_path / "spark.parquet", spark=spark, config=config, model=tiny_model, topics=tiny_topics,
+              partitions=2)
+    got = pq.read_table(tmp_path / "spark.parquet")
+    assert_same(expected, got)
+    topics = [t for t in got.column("topic_id").to_pylist() if t is not None]
+    assert len(topics) > 20 and len(set(topics)) >= 2  # complaints really were assigned
+    labels = got.column("topic_label").to_pylist()
+    assert all((t is None) == (lab is None) for t, lab in zip(got.column("topic_id").to_pylist(), labels, strict=True))
 
 
 @pytest.mark.spark

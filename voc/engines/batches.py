@@ -107,20 +107,27 @@ class WorkerState:
 # workers are long-lived (Spark reuses them across tasks), so the model is loaded once per
 # process, not once per batch. This is the one deliberate process-wide cache in voc; it
 # lives only in engine workers and `clear_worker_cache` empties it.
-_WORKER_CACHE: dict[tuple[str | None, bool, str], WorkerState] = {}
+_WORKER_CACHE: dict[tuple[str | None, bool, str | None, str], WorkerState] = {}
 
 
 def worker_state(
-    config: VocConfig, *, model: str | None, sentiment: bool, threads: int | None = None
+    config: VocConfig,
+    *,
+    model: str | None,
+    sentiment: bool,
+    threads: int | None = None,
+    topics: str | None = None,
 ) -> WorkerState:
-    """This worker's scorers, built on first use (the sentiment model loads once per process)."""
-    key = (model, sentiment, config.fingerprint())
+    """This worker's scorers, built on first use (the models load once per process)."""
+    key = (model, sentiment, topics, config.fingerprint())
     state = _WORKER_CACHE.get(key)
     if state is None:
         from voc.pipeline import default_scorers
 
-        logger.info("worker %s: loading scorers (model=%s, sentiment=%s)", os.getpid(), model, sentiment)
-        state = WorkerState(scorers=default_scorers(config, model=model, sentiment=sentiment))
+        logger.info(
+            "worker %s: loading scorers (model=%s, sentiment=%s, topics=%s)", os.getpid(), model, sentiment, topics
+        )
+        state = WorkerState(scorers=default_scorers(config, model=model, sentiment=sentiment, topics=topics))
         _WORKER_CACHE[key] = state
     if threads and sentiment:
         import torch

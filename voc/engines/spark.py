@@ -32,7 +32,9 @@ Where it differs from ``voc analyze`` (by design):
   before (same id column, id and text: in an earlier run, or in an earlier file of the same
   run); that prediction came from another batch, and the int8 classifier's scores move in
   the third decimal with the batch, so such rows can differ by ~1e-3;
-* topics (``--topics``) are not assigned (the topic step reads sentiment from the store);
+* topics (``--topics``, or ``voc analyze --topics``) are assigned to the rows that the
+  job's own sentiment calls negative or mixed, as ``voc analyze`` does for new rows; the
+  store's topic tables and drift figures are not written (there is no store);
 * CSV goes through Spark's CSV reader: identical on well-formed exports (CP932, BOM, quoted
   line breaks included); for broken ones (mixed encodings, unbalanced quotes, extra
   fields) use ``--engine local``, whose reader flags them row by row, or convert to Parquet.
@@ -135,13 +137,15 @@ class _ExecutorJob:
     model: str | None
     sentiment: bool
     sources: Mapping[int, _Source]
+    topics: str | None = None
 
     def __call__(self, batches: Iterator[Any]) -> Iterator[Any]:
         from pyspark import TaskContext
 
         ctx = TaskContext.get()
         state = worker_state(
-            self.config, model=self.model, sentiment=self.sentiment, threads=ctx.cpus() if ctx else None
+            self.config, model=self.model, sentiment=self.sentiment, threads=ctx.cpus() if ctx else None,
+            topics=self.topics,
         )
         for chunk in _whole_chunks(batches):
             first = chunk.column(ROW)[0].as_py()
@@ -206,7 +210,8 @@ def run_spark(
         model: sentiment model folder (default: the shipped one); must be readable at
             this path from every worker.
         sentiment: score sentiment and emotions (False: ingest and normalise only).
-        topics: not supported on Spark yet (the topic step needs the DuckDB store).
+        topics: a saved topic model folder (``voc topics fit``): complaints get their
+            ``topic_id`` and ``topic_label``; readable at this path from every worker.
         columns / text_col / id_col / date_col: column choices, as ``voc analyze``.
         partitions: number of scoring partitions (default: 4 per core of the cluster).
         spark_conf: extra Spark settings for a session started here.
@@ -222,18 +227,25 @@ def run_spark(
         import pyspark  # noqa: F401
     except ImportError as exc:
         raise MissingExtraError("the Spark engine (--engine spark)", "pyspark") from exc
+    topics_dir = None
     if topics is not None:
-        raise ConfigError(
-            "E601",
-            "topic assignment does not run on Spark yet (the topic step reads sentiment from the store)",
-            hint="Score with --engine spark, then run `voc topics` on the output, or use --engine local",
-        )
+        topics_dir = Path(topics).resolve()
+        if not (topics_dir / "voc_topics.json").is_file():
+            raise ConfigError(
+                "E601",
+                f"{topics} is not a saved topic model (no voc_topics.json)",
+                hint="Give the folder `voc topics fit` saved (by default voc_topics next to the store)",
+            )
     started = time.perf_counter()
     config = config or VocConfig.load()
     chosen = {"text": text_col, "id": id_col, "created_at": date_col, **dict(columns or {})}
     chosen = {k: v for k, v in chosen.items() if v}
     model_dir = _model_dir(model) if sentiment else None
     scorer_columns = _scorer_columns(model_dir)
+    if topics_dir is not None:
+        from voc.topics.scorer import TopicScorer
+
+        scorer_columns.update(TopicScorer.output_columns)
     paths = [inputs] if isinstance(inputs, str | Path) else list(inputs)
     sources = _plan_sources(paths, config)
 
@@ -254,7 +266,7 @@ def run_spark(
             layout = OutputLayout.build(input_cols, scorer_columns)
             job = _ExecutorJob(
                 layout, config, chosen, str(model_dir) if model_dir else None, sentiment,
-                {s.key: s for s in sources},
+                {s.key: s for s in sources}, str(topics_dir) if topics_dir else None,
             )
             result, cached = _score(spark, frame, job, partitions)
             try:
@@ -602,6 +614,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--config", help="a voc TOML settings file")
     parser.add_argument("--model", help="sentiment model folder (default: the shipped model)")
     parser.add_argument("--no-sentiment", action="store_true", help="skip sentiment and emotion scoring")
+    parser.add_argument("--topics", help="saved topic model folder (voc topics fit): assign complaints to topics")
     parser.add_argument("--text-col", help="column holding the customer's text")
     parser.add_argument("--id-col", help="column holding a stable id")
     parser.add_argument("--date-col", help="column holding the date")
@@ -622,7 +635,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         report = run_spark(
             args.inputs, args.output, master=args.master or DEFAULT_MASTER, spark=spark,
             config=VocConfig.load(args.config), model=args.model, sentiment=not args.no_sentiment,
-            text_col=args.text_col, id_col=args.id_col, date_col=args.date_col,
+            topics=args.topics, text_col=args.text_col, id_col=args.id_col, date_col=args.date_col,
             partitions=args.partitions, spark_conf=conf,
         )
     except VocError as exc:

@@ -165,9 +165,11 @@ class Store:
     Args:
         path: database file (created with its folder if missing), or ``":memory:"``.
         read_only: open without write access (the explorer does this).
+        memory_limit: DuckDB's memory limit for this connection (``"1GB"``); ``None`` keeps
+            DuckDB's default (80 % of RAM).
     """
 
-    def __init__(self, path: str | Path, read_only: bool = False) -> None:
+    def __init__(self, path: str | Path, read_only: bool = False, memory_limit: str | None = None) -> None:
         try:
             import duckdb
         except ImportError as exc:  # pragma: no cover - dependency of voc
@@ -183,7 +185,8 @@ class Store:
                 "E401", "the store does not exist yet", path=self.path, hint="Run `voc analyze` first"
             )
         try:
-            self.con = duckdb.connect(self.path, read_only=read_only)
+            settings = {"memory_limit": memory_limit} if memory_limit else {}
+            self.con = duckdb.connect(self.path, read_only=read_only, config=settings)
         except duckdb.Error as exc:
             raise StoreError(
                 "E402",
