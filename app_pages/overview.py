@@ -3,7 +3,6 @@ previous period of the same length."""
 
 from __future__ import annotations
 
-import plotly.graph_objects as go
 import streamlit as st
 
 from voc import app_support as ui
@@ -107,23 +106,7 @@ with left:
     )
 
     st.subheader("週ごとの感情極性")
-    wk = data["weekly"]
-    fig = go.Figure()
-    for key in metrics.SENTIMENTS:
-        part = wk[wk["key"] == key]
-        if len(part):
-            fig.add_bar(
-                x=part["week"],
-                y=part["n"],
-                name=metrics.SENTIMENT_JA[key],
-                marker_color=metrics.SENTIMENT_COLORS[key],
-                hovertemplate="%{x|%Y-%m-%d}週: %{y}件<extra>"
-                + metrics.SENTIMENT_JA[key]
-                + "</extra>",
-            )
-    fig.update_layout(barmode="stack", yaxis={"title": "件数"})
-    ui.week_axis(fig, wk["week"])
-    ui.plot(ui.style(fig, height=300), key="ov_weekly")
+    ui.plot(ui.style(ui.weekly_sentiment_bars(data["weekly"]), height=300), key="ov_weekly")
 with right:
     st.subheader("主なペインポイント")
     pp = ov.pain_points

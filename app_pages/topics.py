@@ -70,23 +70,7 @@ c4.metric(
 left, right = st.columns([3, 2])
 with left:
     st.subheader("週ごとの件数")
-    wk = data["weekly"]
-    fig = go.Figure()
-    for key in metrics.SENTIMENTS:
-        part = wk[wk["key"] == key]
-        if len(part):
-            fig.add_bar(
-                x=part["week"],
-                y=part["n"],
-                name=metrics.SENTIMENT_JA[key],
-                marker_color=metrics.SENTIMENT_COLORS[key],
-                hovertemplate="%{x|%Y-%m-%d}週: %{y}件<extra>"
-                + metrics.SENTIMENT_JA[key]
-                + "</extra>",
-            )
-    fig.update_layout(barmode="stack", yaxis={"title": "件数"})
-    ui.week_axis(fig, wk["week"])
-    ui.plot(ui.style(fig, height=300), key="topic_weekly")
+    ui.plot(ui.style(ui.weekly_sentiment_bars(data["weekly"]), height=300), key="topic_weekly")
 with right:
     st.subheader("感情の内訳")
     em = data["emotions"]

@@ -925,6 +925,28 @@ def style(fig: Any, *, height: int = 360, legend: bool = True) -> Any:
     return fig
 
 
+def weekly_sentiment_bars(weekly: Any) -> Any:
+    """Stacked weekly bars per sentiment (columns ``week``, ``key``, ``n``), in the
+    sentiment colours every page uses."""
+    import plotly.graph_objects as go
+
+    from voc import metrics
+
+    fig = go.Figure()
+    for key in metrics.SENTIMENTS:
+        part = weekly[weekly["key"] == key]
+        if len(part):
+            fig.add_bar(
+                x=part["week"],
+                y=part["n"],
+                name=metrics.SENTIMENT_JA[key],
+                marker_color=metrics.SENTIMENT_COLORS[key],
+                hovertemplate="%{x|%Y-%m-%d}週: %{y}件<extra>" + metrics.SENTIMENT_JA[key] + "</extra>",
+            )
+    fig.update_layout(barmode="stack", yaxis={"title": "件数"})
+    return week_axis(fig, weekly["week"])
+
+
 def week_axis(
     fig: Any, weeks: Sequence[Any], title: str | None = "週（月曜始まり）", max_ticks: int = 14
 ) -> Any:

@@ -21,50 +21,15 @@ from voc.errors import ModelError
 ROOT = Path(__file__).resolve().parents[2]
 WRITTEN = ROOT / "data" / "train" / "voc_written"
 
-TEXTS = [
-    ("配送が遅くて箱も潰れていた。最悪です", "negative", "怒り"),
-    ("二度と買いません。サポートの対応もひどい", "negative", "怒り"),
-    ("楽しみにしていたのに初期不良で悲しい", "negative", "悲しみ"),
-    ("とても使いやすい掃除機です。買ってよかった", "positive", "喜び"),
-    ("店員さんの対応が丁寧で安心しました", "positive", "安心"),
-    ("すぐ届いて助かりました。また利用します", "positive", "喜び"),
-    ("サイズはMを購入しました", "neutral", "平静"),
-    ("特にありません", "neutral", "平静"),
-]
-
-
 @pytest.fixture(scope="module")
-def tiny_mecab_bert(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_mecab_bert(tmp_path_factory: pytest.TempPathFactory, tiny_bert_builder, labelled_texts) -> Path:  # type: ignore[no-untyped-def]
     """A 2-layer BERT with a BertJapaneseTokenizer (MeCab via fugashi + unidic-lite)."""
-    from transformers import BertConfig, BertJapaneseTokenizer, BertModel
-
-    from voc.text import JapaneseTokenizer
-
-    folder = tmp_path_factory.mktemp("tiny-bert-ja")
-    words: set[str] = set()
-    tok = JapaneseTokenizer()
-    for text, _, _ in TEXTS:
-        words.update(t.surface for t in tok.tokenize(text))
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *sorted(words)]
-    (folder / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    bt = BertJapaneseTokenizer(
-        str(folder / "vocab.txt"),
-        word_tokenizer_type="mecab",
-        subword_tokenizer_type="wordpiece",
-        mecab_kwargs={"mecab_dic": "unidic_lite"},
-    )
-    bt.save_pretrained(folder)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, intermediate_size=64)
-    BertModel(cfg).save_pretrained(folder, safe_serialization=True)
-    return folder
+    return tiny_bert_builder(tmp_path_factory.mktemp("tiny-bert-ja"), [t for t, _, _ in labelled_texts])
 
 
 @pytest.fixture(scope="module")
-def labelled_csv(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    path = tmp_path_factory.mktemp("data") / "labels.csv"
-    lines = ["text,sentiment,emotion"] + [f"{t},{s},{e}" for t, s, e in TEXTS * 3]
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
-    return path
+def labelled_csv(tmp_path_factory: pytest.TempPathFactory, labelled_csv_writer) -> Path:  # type: ignore[no-untyped-def]
+    return labelled_csv_writer(tmp_path_factory.mktemp("data") / "labels.csv")
 
 
 @pytest.fixture(scope="module")

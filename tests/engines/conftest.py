@@ -87,56 +87,27 @@ def sample_parquet(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-TRAIN = [
-    ("配送が遅くて箱も潰れていた。最悪です", "negative", "怒り"),
-    ("二度と買いません。サポートの対応もひどい", "negative", "怒り"),
-    ("楽しみにしていたのに初期不良で悲しい", "negative", "悲しみ"),
-    ("とても使いやすい掃除機です。買ってよかった", "positive", "喜び"),
-    ("店員さんの対応が丁寧で安心しました", "positive", "安心"),
-    ("すぐ届いて助かりました。また利用します", "positive", "喜び"),
-    ("サイズはMを購入しました", "neutral", "平静"),
-    ("特にありません", "neutral", "平静"),
-]
-
-
 @pytest.fixture(scope="session")
-def tiny_base(tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_base(tmp_path_factory: pytest.TempPathFactory, tiny_bert_builder, labelled_texts) -> Path:  # type: ignore[no-untyped-def]
     """A 2-layer BERT (MeCab tokenizer, vocabulary from the sample texts), random weights."""
-    from transformers import BertConfig, BertJapaneseTokenizer, BertModel
-
     from voc.ingest.readers import open_dump
-    from voc.text import JapaneseTokenizer
 
-    base = tmp_path_factory.mktemp("tiny-bert-ja")
-    tok = JapaneseTokenizer()
-    texts = [t for t, _, _ in TRAIN]
+    texts = [t for t, _, _ in labelled_texts]
     for f in ("reviews_ec.csv", "survey_nps.csv", "sns_posts.jsonl"):
         for r in open_dump(SAMPLE / f).rows():
             texts.extend(str(v) for v in r.values.values() if isinstance(v, str) and len(v) > 8)
-    words = sorted({t.surface for text in texts for t in tok.tokenize(text)})
-    vocab = ["[PAD]", "[UNK]", "[CLS]", "[SEP]", "[MASK]", *words]
-    (base / "vocab.txt").write_text("\n".join(vocab) + "\n", encoding="utf-8")
-    BertJapaneseTokenizer(
-        str(base / "vocab.txt"), word_tokenizer_type="mecab", subword_tokenizer_type="wordpiece",
-        mecab_kwargs={"mecab_dic": "unidic_lite"},
-    ).save_pretrained(base)
-    cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
-                     intermediate_size=64)
-    BertModel(cfg).save_pretrained(base, safe_serialization=True)
-    return base
+    return tiny_bert_builder(tmp_path_factory.mktemp("tiny-bert-ja"), texts)
 
 
 @pytest.fixture(scope="session")
-def tiny_model(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory) -> Path:
+def tiny_model(tiny_base: Path, tmp_path_factory: pytest.TempPathFactory, labelled_csv_writer) -> Path:  # type: ignore[no-untyped-def]
     """A voc model on :func:`tiny_base` trained for a few steps: real code paths, seconds to build."""
     from voc.classify.train import TrainArgs, train
 
-    base = tiny_base
-    data = tmp_path_factory.mktemp("labels") / "labels.csv"
-    data.write_text("text,sentiment,emotion\n" + "".join(f"{t},{s},{e}\n" for t, s, e in TRAIN * 3), "utf-8")
+    data = labelled_csv_writer(tmp_path_factory.mktemp("labels") / "labels.csv")
     out = tmp_path_factory.mktemp("model") / "tiny"
     train(TrainArgs(
-        data=[str(data)], output=str(out), base=str(base), max_steps=20, batch_size=8, lora_layers=2, lora_r=4,
+        data=[str(data)], output=str(out), base=str(tiny_base), max_steps=20, batch_size=8, lora_layers=2, lora_r=4,
         learning_rate=5e-3, head_learning_rate=5e-2, eval_fraction=0.0, eval_data=[str(data)], progress=False,
         name="tiny-engine-test",
     ))

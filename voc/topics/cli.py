@@ -245,38 +245,25 @@ def _fit_common(
         typer.echo(f"output: {output}")
 
 
+_TEXT_COL = typer.Option("--text-col", help="Column holding the text (files only).")
+_OUTPUT = typer.Option(
+    "--output", "-o", help="Write one row per input row with topic_id and topic_label (.csv, .parquet, .xlsx)."
+)
+_MIN_TOPIC_SIZE = typer.Option("--min-topic-size", help="Smallest topic (default: grows with the data, at least 10).")
+_SEED = typer.Option("--seed", help="Random seed; the same seed gives the same topics (default 42).")
+_MAX_OUTLIERS = typer.Option("--max-outliers", help="Largest share left unassigned, 0-1 (default 0.15).")
+
+
 @topics_app.command("fit")
 def fit(
     inputs: Annotated[list[str] | None, _INPUTS] = None,
     store: Annotated[Path | None, _STORE] = None,
-    text_col: Annotated[
-        str | None, typer.Option("--text-col", help="Column holding the text (files only).")
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option(
-            "--output",
-            "-o",
-            help="Write one row per input row with topic_id and topic_label (.csv, .parquet, .xlsx).",
-        ),
-    ] = None,
+    text_col: Annotated[str | None, _TEXT_COL] = None,
+    output: Annotated[Path | None, _OUTPUT] = None,
     model_dir: Annotated[Path | None, _MODEL_DIR] = None,
-    min_topic_size: Annotated[
-        int | None,
-        typer.Option(
-            "--min-topic-size", help="Smallest topic (default: grows with the data, at least 10)."
-        ),
-    ] = None,
-    seed: Annotated[
-        int | None,
-        typer.Option(
-            "--seed", help="Random seed; the same seed gives the same topics (default 42)."
-        ),
-    ] = None,
-    max_outliers: Annotated[
-        float | None,
-        typer.Option("--max-outliers", help="Largest share left unassigned, 0-1 (default 0.15)."),
-    ] = None,
+    min_topic_size: Annotated[int | None, _MIN_TOPIC_SIZE] = None,
+    seed: Annotated[int | None, _SEED] = None,
+    max_outliers: Annotated[float | None, _MAX_OUTLIERS] = None,
     config: Annotated[Path | None, _CONFIG] = None,
 ) -> None:
     """Find complaint topics in files, or in the store's negative and mixed feedback, and save the model."""
@@ -289,21 +276,12 @@ def fit(
 def refit(
     inputs: Annotated[list[str] | None, _INPUTS] = None,
     store: Annotated[Path | None, _STORE] = None,
-    text_col: Annotated[
-        str | None, typer.Option("--text-col", help="Column holding the text (files only).")
-    ] = None,
-    output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="Write one row per input row with its topic."),
-    ] = None,
+    text_col: Annotated[str | None, _TEXT_COL] = None,
+    output: Annotated[Path | None, _OUTPUT] = None,
     model_dir: Annotated[Path | None, _MODEL_DIR] = None,
-    min_topic_size: Annotated[
-        int | None, typer.Option("--min-topic-size", help="Smallest topic.")
-    ] = None,
-    seed: Annotated[int | None, typer.Option("--seed", help="Random seed.")] = None,
-    max_outliers: Annotated[
-        float | None, typer.Option("--max-outliers", help="Largest share left unassigned.")
-    ] = None,
+    min_topic_size: Annotated[int | None, _MIN_TOPIC_SIZE] = None,
+    seed: Annotated[int | None, _SEED] = None,
+    max_outliers: Annotated[float | None, _MAX_OUTLIERS] = None,
     config: Annotated[Path | None, _CONFIG] = None,
 ) -> None:
     """Fit the topics again on today's complaints, keeping your renames and merges where topics match."""
