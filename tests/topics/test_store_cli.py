@@ -104,6 +104,21 @@ def test_topic_scorer_in_analyze(fitted, tmp_path: Path) -> None:  # type: ignor
         for view in VIEWS:
             assert view in st.tables()
         assert st.count("topics", f"model_id = '{fitted.model_id_}'") == fitted.n_topics + 1
+    assert report.scorers["TopicScorer"]["complaints"] == len(low)
+
+    # a re-run: unchanged rows keep their stored topics, nothing is embedded or counted again
+    again = TopicScorer.load(folder)
+    calls: list[int] = []
+    transform = again.modeler.transform
+    again.modeler.transform = lambda texts: (calls.append(len(texts)), transform(texts))[1]  # type: ignore[method-assign]
+    out2 = tmp_path / "out2.csv"
+    report2 = analyze([SAMPLE / "reviews_ec.csv"], config=VocConfig.load(), store_path=store, output=out2,
+                      scorers=[again])
+    assert report2.unchanged == 182 and calls == []
+    assert again.summary()["complaints"] == 0
+    df2 = pd.read_csv(out2, encoding="utf-8-sig")
+    assert df2["topic_id"].fillna(-99).tolist() == df["topic_id"].fillna(-99).tolist()
+    assert df2["topic_label"].fillna("").tolist() == df["topic_label"].fillna("").tolist()
 
 
 def test_cli_fit_show_rename_merge_assign(voc_env: Path, tmp_path: Path, written) -> None:  # type: ignore[no-untyped-def]
@@ -198,3 +213,20 @@ def test_topic_scorer_without_store(fitted) -> None:  # type: ignore[no-untyped-
     assert chunk[0].output["topic_id"] is not None and chunk[0].output["topic_label"]
     assert "topic_id" not in chunk[1].output
     assert scorer.summary()["complaints"] == 1
+
+
+def test_analyze_finds_the_store_topic_model(fitted, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    """`voc analyze --store S` assigns topics with the model `voc topics fit` recorded in S."""
+    import shutil
+
+    from voc.cli import _store_topic_model
+    from voc.topics.store import set_current_model
+
+    store = tmp_path / "voc.duckdb"
+    assert _store_topic_model(store) is None  # no store yet
+    folder = fitted.save(tmp_path / "voc_topics")
+    with Store(store) as st:
+        set_current_model(st, fitted.model_id_, str(folder))
+    assert _store_topic_model(store) == folder
+    shutil.rmtree(folder)
+    assert _store_topic_model(store) is None  # a model folder that is gone is not used
