@@ -70,4 +70,5 @@ def test_config_accepts_a_topics_section(tmp_path: Path) -> None:
     cfg_file = tmp_path / "my.toml"
     cfg_file.write_text("[topics]\nseed = 7\n\n[ingest]\nchunk_size = 10\n", encoding="utf-8")
     cfg = VocConfig.load(cfg_file)
-    assert cfg.topics == {"seed": 7} and cfg.ingest.chunk_size == 10
+    assert cfg.topics["seed"] == 7 and cfg.ingest.chunk_size == 10
+    assert cfg.topics["max_outlier_share"] == VocConfig.load().topics["max_outlier_share"]  # defaults kept
