@@ -37,6 +37,8 @@ COMPOUND_CASES = [
     ("不在票なし", ["不在", "票", "不在票", "なし"]),  # a hiragana noun does not join
     ("店員さんの対応窓口", ["店員さん", "対応", "窓口", "対応窓口"]),
     ("何回も電話した", ["電話"]),  # numbers never start a compound
+    ("2か月で壊れた。1週間待った", ["壊れる", "待つ"]),  # counters after a number are not topics
+    ("対応に時間がかかった", ["対応", "時間", "かかる"]),  # 時間 as a word stays
 ]
 
 

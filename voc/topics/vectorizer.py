@@ -113,9 +113,20 @@ class TopicTokenizer:
                 out.append("".join(words))
             run.clear()
 
+        prev: Any = None
         for t in self._tok.tokenize(text):
-            if run and (t.start != run[-1].end or not self._compound_part(t, first=False)):
+            # a counter after a number (2か月, 3週間, 2時間) says how long, not what about
+            counter = (
+                prev is not None
+                and "数詞" in (prev.pos_detail, prev.pos3)
+                and prev.end == t.start
+                and t.pos3.startswith("助数詞")
+            )
+            prev = t
+            if run and (counter or t.start != run[-1].end or not self._compound_part(t, first=False)):
                 close_run()
+            if counter:
+                continue
             if self._compound_part(t, first=not run):
                 run.append(t)
             if not self._tok.is_content(t):
