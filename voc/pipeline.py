@@ -227,7 +227,7 @@ def analyze(
         user_words=config.tokenize.user_words, extra_stopwords=config.tokenize.extra_stopwords
     )
     bar = _progress_bar(progress, total=_estimate_rows(dumps))
-    done = 0
+    done = chunks = 0
     report = AnalyzeReport(run_id, store_path, str(output) if output else None, reports)
     with Store(store_path, memory_limit=config.store.memory_limit or None) as store:
         store.start_run(
@@ -295,6 +295,9 @@ def analyze(
                         if p.output.get(builder.output_name("warning")):
                             rep.warnings += 1
                     done += len(prepared)
+                    chunks += 1
+                    if chunks % CHECKPOINT_EVERY == 0:
+                        store.checkpoint()  # memory stays flat on dumps of millions of rows
                     if bar is not None:
                         bar.update(len(prepared))
                     if on_progress is not None:
@@ -321,6 +324,10 @@ def analyze(
                     writer.close()
             store.finish_run(run_id, status, report.counts())
     return report
+
+
+#: Chunks between two DuckDB checkpoints during a run (see :meth:`Store.checkpoint`).
+CHECKPOINT_EVERY = 25
 
 
 def default_scorers(
