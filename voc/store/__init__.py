@@ -39,7 +39,7 @@ SCHEMA_VERSION = 1
 
 _FEEDBACK_DDL = """
 CREATE TABLE IF NOT EXISTS feedback (
-    record_id         VARCHAR PRIMARY KEY,
+    record_id         VARCHAR NOT NULL,
     voc_id            VARCHAR NOT NULL,
     source_file       VARCHAR,
     source_row        BIGINT,
@@ -92,7 +92,7 @@ _META_DDL = "CREATE TABLE IF NOT EXISTS voc_meta (key VARCHAR PRIMARY KEY, value
 # Sentiment/emotion of each record (the latest scoring; model_version says which model).
 _RESULTS_DDL = """
 CREATE TABLE IF NOT EXISTS results (
-    record_id        VARCHAR PRIMARY KEY,
+    record_id        VARCHAR NOT NULL,
     model_version    VARCHAR,
     sentiment        VARCHAR,      -- negative / neutral / positive
     sentiment_score  DOUBLE,       -- p(positive) - p(negative), in [-1, 1]
@@ -115,8 +115,7 @@ CREATE TABLE IF NOT EXISTS sentence_results (
     text             VARCHAR,
     sentiment        VARCHAR,
     sentiment_score  DOUBLE,
-    emotion          VARCHAR,
-    PRIMARY KEY (record_id, idx)
+    emotion          VARCHAR
 )
 """
 
@@ -134,7 +133,7 @@ CREATE TABLE IF NOT EXISTS topics (
 """
 _TOPIC_ASSIGNMENTS_DDL = """
 CREATE TABLE IF NOT EXISTS topic_assignments (
-    record_id        VARCHAR PRIMARY KEY,
+    record_id        VARCHAR NOT NULL,
     model_id         VARCHAR,
     topic_id         INTEGER,
     probability      DOUBLE,
@@ -234,6 +233,30 @@ class Store:
             "INSERT OR REPLACE INTO voc_meta VALUES ('schema_version', ?)", [str(SCHEMA_VERSION)]
         )
 
+    def _has_key(self, table: str) -> bool:
+        # The big per-record tables have no PRIMARY KEY: DuckDB keeps a key index whole in
+        # memory and re-serialises it at every checkpoint, so in a store of millions of rows
+        # each checkpoint cost ~1 KB per record. They are upserted by DELETE + INSERT
+        # instead (same result). Stores made before keep their keys and INSERT OR REPLACE.
+        cache = self.__dict__.setdefault("_keyed", {})
+        if table not in cache:
+            cache[table] = bool(
+                self.con.execute(
+                    "SELECT count(*) FROM duckdb_constraints() WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
+                    [table],
+                ).fetchone()[0]
+            )
+        return cache[table]
+
+    def _replace(self, table: str, view: str, cols: str, key: Sequence[str]) -> None:
+        """Insert the rows of ``view`` into ``table``, replacing rows with the same ``key``."""
+        if self._has_key(table):
+            self.con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM {view}")
+            return
+        cond = " AND ".join(f'{table}."{k}" = {view}."{k}"' for k in key)
+        self.con.execute(f"DELETE FROM {table} USING {view} WHERE {cond}")
+        self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {view}")
+
     # -- writes --------------------------------------------------------------------
     def upsert_feedback(self, records: Sequence[FeedbackRecord], run_id: str) -> int:
         """Insert or replace records (by ``record_id``) in one transaction; returns count."""
@@ -255,9 +278,7 @@ class Store:
             self.con.execute("BEGIN TRANSACTION")
             try:
                 self.con.register("_voc_chunk", table)
-                self.con.execute(
-                    f"INSERT OR REPLACE INTO feedback ({cols}) SELECT {cols} FROM _voc_chunk"
-                )
+                self._replace("feedback", "_voc_chunk", cols, ("record_id",))
                 self.con.unregister("_voc_chunk")
                 self.con.execute("COMMIT")
             except Exception as exc:
@@ -278,7 +299,7 @@ class Store:
             self.con.execute("BEGIN TRANSACTION")
             try:
                 self.con.register("_voc_rows", df)
-                self.con.execute(f"INSERT OR REPLACE INTO {table} ({cols}) SELECT {cols} FROM _voc_rows")
+                self._replace(table, "_voc_rows", cols, key)
                 self.con.unregister("_voc_rows")
                 self.con.execute("COMMIT")
             except Exception as exc:
