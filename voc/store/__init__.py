@@ -184,8 +184,8 @@ class Store:
                 "E401", "the store does not exist yet", path=self.path, hint="Run `voc analyze` first"
             )
         try:
-            settings = {"memory_limit": memory_limit} if memory_limit else {}
-            self.con = duckdb.connect(self.path, read_only=read_only, config=settings)
+            self._settings = {"memory_limit": memory_limit} if memory_limit else {}
+            self.con = duckdb.connect(self.path, read_only=read_only, config=self._settings)
         except duckdb.Error as exc:
             raise StoreError(
                 "E402",
@@ -205,11 +205,20 @@ class Store:
         self.close()
 
     def checkpoint(self) -> None:
-        """Write what the WAL holds into the database file: DuckDB then keeps the new rows
-        and the key indexes as evictable blocks instead of in memory, so a long batch run's
-        memory stays flat."""
+        """Write what the WAL holds into the database file and start a fresh connection.
+
+        A checkpoint keeps memory in DuckDB in proportion to the table's size until the
+        connection closes; closing and reopening the file (which checkpoints) gives it back,
+        so a long batch run's memory stays flat. An in-memory store is only checkpointed.
+        """
+        import duckdb
+
         with self._lock:
-            self.con.execute("CHECKPOINT")
+            if self.path == ":memory:" or self.read_only:
+                self.con.execute("CHECKPOINT")
+                return
+            self.con.close()
+            self.con = duckdb.connect(self.path, config=self._settings)
 
     def close(self) -> None:
         try:
