@@ -158,6 +158,7 @@ def _store_topic_model(store_path: Path) -> Path | None:
     if not Path(store_path).exists():
         return None
     from voc.store import Store
+    from voc.topics.model import is_saved_model
     from voc.topics.store import current_model_dir
 
     try:
@@ -165,7 +166,7 @@ def _store_topic_model(store_path: Path) -> Path | None:
             folder = current_model_dir(st)
     except Exception:  # a locked or foreign file: analyze itself will say what is wrong
         return None
-    if folder and (Path(folder) / "voc_topics.json").exists():
+    if folder and is_saved_model(folder):
         typer.echo(f"topics: assigning complaints to the saved topic model {folder}", err=True)
         return Path(folder)
     return None

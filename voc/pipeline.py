@@ -297,7 +297,7 @@ def analyze(
                     done += len(prepared)
                     chunks += 1
                     if chunks % CHECKPOINT_EVERY == 0:
-                        store.checkpoint()  # memory stays flat on dumps of millions of rows
+                        store.checkpoint()  # gives DuckDB's memory back on dumps of millions of rows
                     if bar is not None:
                         bar.update(len(prepared))
                     if on_progress is not None:

@@ -229,8 +229,10 @@ def run_spark(
         raise MissingExtraError("the Spark engine (--engine spark)", "pyspark") from exc
     topics_dir = None
     if topics is not None:
+        from voc.topics.model import is_saved_model
+
         topics_dir = Path(topics).resolve()
-        if not (topics_dir / "voc_topics.json").is_file():
+        if not is_saved_model(topics_dir):
             raise ConfigError(
                 "E601",
                 f"{topics} is not a saved topic model (no voc_topics.json)",

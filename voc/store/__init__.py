@@ -194,6 +194,7 @@ class Store:
                 hint="Is another voc process writing to it? Close it, or use another --store",
             ) from exc
         self._lock = threading.Lock()
+        self._keyed: dict[str, bool] = {}  # table -> has a PRIMARY KEY (see _has_key)
         if not read_only:
             self._migrate()
 
@@ -208,8 +209,9 @@ class Store:
         """Write what the WAL holds into the database file and start a fresh connection.
 
         A checkpoint keeps memory in DuckDB in proportion to the table's size until the
-        connection closes; closing and reopening the file (which checkpoints) gives it back,
-        so a long batch run's memory stays flat. An in-memory store is only checkpointed.
+        connection closes; closing and reopening the file (which checkpoints) gives it back
+        between checkpoints. The checkpoint itself still peaks in proportion to the table
+        (README, Batch jobs). An in-memory store is only checkpointed.
         """
         import duckdb
 
@@ -247,15 +249,14 @@ class Store:
         # memory and re-serialises it at every checkpoint, so in a store of millions of rows
         # each checkpoint cost ~1 KB per record. They are upserted by DELETE + INSERT
         # instead (same result). Stores made before keep their keys and INSERT OR REPLACE.
-        cache = self.__dict__.setdefault("_keyed", {})
-        if table not in cache:
-            cache[table] = bool(
+        if table not in self._keyed:
+            self._keyed[table] = bool(
                 self.con.execute(
                     "SELECT count(*) FROM duckdb_constraints() WHERE table_name = ? AND constraint_type = 'PRIMARY KEY'",
                     [table],
                 ).fetchone()[0]
             )
-        return cache[table]
+        return self._keyed[table]
 
     def _replace(self, table: str, view: str, cols: str, key: Sequence[str]) -> None:
         """Insert the rows of ``view`` into ``table``, replacing rows with the same ``key``."""

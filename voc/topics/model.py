@@ -53,6 +53,11 @@ logger = logging.getLogger(__name__)
 
 FORMAT_VERSION = 1
 VOC_FILE = "voc_topics.json"
+
+
+def is_saved_model(folder: str | Path) -> bool:
+    """True when ``folder`` holds a topic model saved by :meth:`TopicModeler.save`."""
+    return (Path(folder) / VOC_FILE).is_file()
 DOCS_FILE = "documents.parquet"
 _BERTOPIC_FILES = (
     "topics.json",
