@@ -4,13 +4,16 @@ Prints, for one set of review-length texts: docs/s and peak RSS of
   * naive  : transformers.pipeline("feature-extraction", fp32, batch_size=32, max_length=512)
              + mean pooling + the model's heads (what a user would write first),
   * voc analyze: the whole ``voc analyze`` job on the texts as a CSV dump (ingest,
-             normalise, PII masking, tokenise, the fp32 classifier, store, output file),
-  * voc fp32: voc.classify.Classifier without quantization (length-sorted, token-budget
-             batches, dynamic padding, inference mode, long texts per sentence),
-  * voc int8: the same with int8 dynamic quantization (optional; `voc analyze` uses fp32
-             unless int8 agrees with fp32 on >= 99% of texts, which this script reports),
-and the agreement of int8 with fp32 (sentiment label and top emotion) on the same texts.
-Each engine runs in its own subprocess so peak RSS is its own.
+             normalise, PII masking, tokenise, the classifier as analyze runs it, store,
+             output file),
+  * voc    : voc.classify.Classifier as analyze runs it (length-sorted, token-budget
+             batches, dynamic padding, inference mode, long texts per sentence; bfloat16
+             with a float32 re-check near decision boundaries on CPUs with native
+             bfloat16, float32 elsewhere: the line says which),
+  * voc fp32: the same forced to float32,
+  * voc int8: int8 dynamic quantization (optional, off in analyze: see the agreement),
+and the agreement of voc and of voc int8 with voc fp32 (sentiment label and top emotion)
+on the same texts. Each engine runs in its own subprocess so peak RSS is its own.
 
 The texts: written reviews from data/train/voc_written joined 1-6 at a time into
 review-length documents (median ~150 characters, a tail to ~2,000), seeded.
@@ -62,6 +65,8 @@ def run_engine(engine: str, model: str, texts_file: str, out_file: str) -> None:
     texts = json.loads(Path(texts_file).read_text("utf-8"))
     from voc.classify.predict import Classifier
 
+    extra: dict[str, object] = {}
+
     if engine == "naive":
         from transformers import pipeline
 
@@ -102,15 +107,22 @@ def run_engine(engine: str, model: str, texts_file: str, out_file: str) -> None:
 
         out = pd.read_csv(work / "out.csv", dtype=str, keep_default_na=False)
         labels = list(zip(out["sentiment"], out["emotion"], strict=True))
+        clf = scorers[0].classifier
+        extra = {"precision": clf.precision, "rechecked": clf.total_rechecked}
     else:
-        clf = Classifier.load(model, quantize=(engine == "voc-int8"))
+        precision = {"voc-fp32": "fp32", "voc-int8": "fp32"}.get(engine)  # voc: as analyze (auto)
+        clf = Classifier.load(model, quantize=(engine == "voc-int8"), precision=precision)
         clf.predict(texts[:8])  # warm-up (thread pools, allocator)
         start = time.perf_counter()
         preds = clf.predict(texts)
         seconds = time.perf_counter() - start
         labels = [(p.sentiment, p.emotion) for p in preds]
+        extra = {"precision": clf.precision, "rechecked": clf.total_rechecked}
     Path(out_file).write_text(
-        json.dumps({"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "labels": labels}, ensure_ascii=False),
+        json.dumps(
+            {"seconds": seconds, "peak_rss_mb": peak_rss_mb(), "labels": labels, **extra},
+            ensure_ascii=False,
+        ),
         "utf-8",
     )
 
@@ -119,7 +131,7 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--model", default=str(ROOT / "models" / "voc-sentiment-ja"))
     ap.add_argument("--n", type=int, default=600, help="number of review-length texts")
-    ap.add_argument("--engines", default="naive,voc-analyze,voc-fp32,voc-int8")
+    ap.add_argument("--engines", default="naive,voc-analyze,voc,voc-fp32,voc-int8")
     ap.add_argument("--engine", help=argparse.SUPPRESS)
     ap.add_argument("--texts", help=argparse.SUPPRESS)
     ap.add_argument("--out", help=argparse.SUPPRESS)
@@ -148,21 +160,31 @@ def main() -> None:
         )
         results[engine] = json.loads(out.read_text("utf-8"))
         r = results[engine]
-        print(f"{engine:>9}: {len(texts) / r['seconds']:7.1f} docs/s  ({r['seconds']:.1f} s)  peak RSS {r['peak_rss_mb']:.0f} MB")
-    if "naive" in results and "voc-int8" in results:
-        speedup = results["naive"]["seconds"] / results["voc-int8"]["seconds"]
-        print(f"speed-up of voc int8 over the naive pipeline: {speedup:.2f}x")
-    if "naive" in results and "voc-analyze" in results:
-        speedup = results["naive"]["seconds"] / results["voc-analyze"]["seconds"]
-        print(f"speed-up of the whole `voc analyze` job over the naive pipeline: {speedup:.2f}x  [target >= 4x]")
-    if "naive" in results and "voc-fp32" in results:
-        speedup = results["naive"]["seconds"] / results["voc-fp32"]["seconds"]
-        print(f"speed-up of voc fp32 (what voc analyze uses) over the naive pipeline: {speedup:.2f}x")
-    if "voc-fp32" in results and "voc-int8" in results:
-        a, b = results["voc-fp32"]["labels"], results["voc-int8"]["labels"]
-        s_agree = sum(x[0] == y[0] for x, y in zip(a, b, strict=True)) / len(a)
-        e_agree = sum(x[1] == y[1] for x, y in zip(a, b, strict=True)) / len(a)
-        print(f"int8 vs fp32 agreement: sentiment {s_agree:.3%}, top emotion {e_agree:.3%}")
+        how = f"  [{r['precision']}, {r['rechecked']} units re-checked in fp32]" if "precision" in r else ""
+        print(f"{engine:>11}: {len(texts) / r['seconds']:7.1f} docs/s  ({r['seconds']:.1f} s)  "
+              f"peak RSS {r['peak_rss_mb']:.0f} MB{how}", flush=True)
+
+    def ratio(a: str, b: str = "naive") -> float | None:
+        if a in results and b in results:
+            return results[b]["seconds"] / results[a]["seconds"]
+        return None
+
+    for engine, what in (
+        ("voc-analyze", "the whole `voc analyze` job"),
+        ("voc", "voc's classifier as analyze runs it"),
+        ("voc-fp32", "voc's classifier in float32"),
+        ("voc-int8", "voc's classifier in int8"),
+    ):
+        r = ratio(engine)
+        if r is not None:
+            target = "  [target >= 4x]" if engine == "voc-analyze" else ""
+            print(f"speed-up of {what} over the naive pipeline: {r:.2f}x{target}")
+    for engine in ("voc", "voc-int8"):
+        if engine in results and "voc-fp32" in results:
+            a, b = results["voc-fp32"]["labels"], results[engine]["labels"]
+            s_agree = sum(x[0] == y[0] for x, y in zip(a, b, strict=True)) / len(a)
+            e_agree = sum(x[1] == y[1] for x, y in zip(a, b, strict=True)) / len(a)
+            print(f"{engine} vs fp32 agreement: sentiment {s_agree:.2%}, top emotion {e_agree:.2%}  [bar: 99%]")
 
 
 if __name__ == "__main__":

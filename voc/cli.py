@@ -7,6 +7,7 @@ Errors print as one plain message (with the error code) instead of a Python trac
 from __future__ import annotations
 
 import logging
+import os
 import sys
 from pathlib import Path
 from typing import Annotated, Optional
@@ -105,12 +106,21 @@ def analyze(
     master: Annotated[
         Optional[str], typer.Option("--master", help="Spark master for --engine spark (default local[2]).")
     ] = None,
+    precision: Annotated[
+        Optional[str],
+        typer.Option(
+            "--precision",
+            help="Classifier arithmetic: auto (bfloat16 on CPUs that have it natively, texts near a "
+            "decision boundary re-scored in float32; float32 elsewhere), fp32 or bf16. Also $VOC_PRECISION.",
+        ),
+    ] = None,
 ) -> None:
     """Read dumps, normalize and mask the text, store the records, and write one output row per input row."""
     from voc.config import VocConfig
     from voc.pipeline import analyze as run_analyze
 
     cfg = VocConfig.load(config)
+    _set_precision(precision)
     if channel:
         cfg = cfg.with_overrides(ingest={"default_channel": channel})
         VocConfig.from_dict({"ingest": {"default_channel": channel}})  # validates the value
@@ -305,6 +315,16 @@ def train(
     typer.echo(f"model written to {out}")
 
 
+def _set_precision(precision: str | None) -> None:
+    """--precision: checked now, and passed on to every classifier this process (or a local
+    Spark worker) loads, as $VOC_PRECISION."""
+    if precision:
+        from voc.classify.predict import resolve_precision
+
+        resolve_precision(precision)
+        os.environ["VOC_PRECISION"] = precision.lower()
+
+
 @app.command("eval")
 def eval_cmd(
     data: Annotated[list[str], typer.Argument(help="Labelled files or folders to evaluate on.")],
@@ -317,7 +337,15 @@ def eval_cmd(
     emotion_col: Annotated[Optional[str], typer.Option("--emotion-col", help="Emotion label column.")] = None,
     labels_from: Annotated[Optional[str], typer.Option("--labels-from", help="Derive sentiment from 'rating' or 'nps'.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the metrics as JSON here.")] = None,
-    quantize: Annotated[bool, typer.Option("--quantize", help="Evaluate with int8 dynamic quantization (default: fp32, as analyze uses).")] = False,
+    quantize: Annotated[bool, typer.Option("--quantize", help="Evaluate with int8 dynamic quantization (analyze does not use it).")] = False,
+    precision: Annotated[
+        Optional[str],
+        typer.Option(
+            "--precision",
+            help="Classifier arithmetic: auto (bfloat16 on CPUs that have it natively, texts near a "
+            "decision boundary re-scored in float32; float32 elsewhere), fp32 or bf16. Also $VOC_PRECISION.",
+        ),
+    ] = None,
 ) -> None:
     """Measure models on labelled data: accuracy, macro-F1, per-class report, confusion, calibration."""
     import json
@@ -326,6 +354,7 @@ def eval_cmd(
     from voc.classify.evaluate import evaluate, format_report
     from voc.classify.predict import Classifier, default_model_dir
 
+    _set_precision(precision)
     labelled = load_labelled(
         data, text_col=text_col, sentiment_col=sentiment_col, emotion_col=emotion_col, labels_from=labels_from
     )

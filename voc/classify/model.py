@@ -105,16 +105,19 @@ def build_module(encoder: Any, cfg: HeadsConfig) -> Any:
             self.sentiment_head = nn.Linear(cfg.hidden_size, max(len(cfg.sentiment_labels), 1))
             self.emotion_head = nn.Linear(cfg.hidden_size, max(len(cfg.emotion_labels), 1))
 
-        def pool(self, input_ids: Any, attention_mask: Any) -> Any:
-            out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
-            hidden = out.last_hidden_state
+        def pool(self, input_ids: Any, attention_mask: Any, bf16: bool = False) -> Any:
+            # bf16: the encoder runs under bfloat16 autocast (voc.classify.predict);
+            # pooling and the heads stay float32
+            with torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
+                out = self.encoder(input_ids=input_ids, attention_mask=attention_mask)
+            hidden = out.last_hidden_state.float()
             if cfg.pooling == "cls":
                 return hidden[:, 0]
             mask = attention_mask.unsqueeze(-1).to(hidden.dtype)
             return (hidden * mask).sum(1) / mask.sum(1).clamp(min=1e-6)
 
-        def forward(self, input_ids: Any, attention_mask: Any) -> tuple[Any, Any]:
-            pooled = self.dropout(self.pool(input_ids, attention_mask))
+        def forward(self, input_ids: Any, attention_mask: Any, bf16: bool = False) -> tuple[Any, Any]:
+            pooled = self.dropout(self.pool(input_ids, attention_mask, bf16))
             return self.sentiment_head(pooled), self.emotion_head(pooled)
 
     return VocMultiHead()
