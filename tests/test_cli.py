@@ -125,3 +125,10 @@ def test_unreadable_input_exits_non_zero_with_a_clear_message(tmp_path: Path) ->
 def test_help_is_plain_words(tmp_path: Path) -> None:
     proc = run_voc("analyze", "--help", cwd=tmp_path)
     assert proc.returncode == 0 and "Read dumps" in proc.stdout and "--text-col" in proc.stdout
+
+
+def test_unknown_precision_is_a_clear_error(tmp_path: Path) -> None:
+    proc = run_voc("analyze", str(SAMPLE / "reviews_ec.csv"), "--store", "v.duckdb", "--precision", "fp16", cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "E052" in proc.stderr and "auto, fp32, bf16" in proc.stderr
+    assert not (tmp_path / "v.duckdb").exists()  # refused before anything was written

@@ -49,6 +49,17 @@ def _main(
     _state["quiet"] = quiet
 
 
+#: --precision of analyze and eval (see voc.classify.predict)
+PrecisionOption = Annotated[
+    Optional[str],
+    typer.Option(
+        "--precision",
+        help="Classifier arithmetic: auto (bfloat16 on CPUs that have it natively, texts near a "
+        "decision boundary re-scored in float32; float32 elsewhere), fp32 or bf16. Also $VOC_PRECISION.",
+    ),
+]
+
+
 @app.command()
 def analyze(
     inputs: Annotated[
@@ -106,14 +117,7 @@ def analyze(
     master: Annotated[
         Optional[str], typer.Option("--master", help="Spark master for --engine spark (default local[2]).")
     ] = None,
-    precision: Annotated[
-        Optional[str],
-        typer.Option(
-            "--precision",
-            help="Classifier arithmetic: auto (bfloat16 on CPUs that have it natively, texts near a "
-            "decision boundary re-scored in float32; float32 elsewhere), fp32 or bf16. Also $VOC_PRECISION.",
-        ),
-    ] = None,
+    precision: PrecisionOption = None,
 ) -> None:
     """Read dumps, normalize and mask the text, store the records, and write one output row per input row."""
     from voc.config import VocConfig
@@ -338,14 +342,7 @@ def eval_cmd(
     labels_from: Annotated[Optional[str], typer.Option("--labels-from", help="Derive sentiment from 'rating' or 'nps'.")] = None,
     json_out: Annotated[Optional[Path], typer.Option("--json", help="Also write the metrics as JSON here.")] = None,
     quantize: Annotated[bool, typer.Option("--quantize", help="Evaluate with int8 dynamic quantization (analyze does not use it).")] = False,
-    precision: Annotated[
-        Optional[str],
-        typer.Option(
-            "--precision",
-            help="Classifier arithmetic: auto (bfloat16 on CPUs that have it natively, texts near a "
-            "decision boundary re-scored in float32; float32 elsewhere), fp32 or bf16. Also $VOC_PRECISION.",
-        ),
-    ] = None,
+    precision: PrecisionOption = None,
 ) -> None:
     """Measure models on labelled data: accuracy, macro-F1, per-class report, confusion, calibration."""
     import json
