@@ -15,8 +15,8 @@ Prints, for one set of review-length texts: docs/s and peak RSS of
 and the agreement of voc and of voc int8 with voc fp32 (sentiment label and top emotion)
 on the same texts. Each engine runs in its own subprocess so peak RSS is its own.
 
-The texts: written reviews from data/train/voc_written joined 1-6 at a time into
-review-length documents (median ~150 characters, a tail to ~2,000), seeded.
+The texts: written reviews from data/train/voc_written joined 1-30 at a time into
+review-length documents (median ~110 characters, a tail to ~1,700), seeded.
 
     .venv/bin/python benchmarks/classify_speed.py [--model models/voc-sentiment-ja] [--n 600]
 """

@@ -38,7 +38,12 @@ def build_tiny_mecab_bert(folder: Path, texts: Iterable[str]) -> Path:
     ).save_pretrained(folder)
     cfg = BertConfig(vocab_size=len(vocab), hidden_size=32, num_hidden_layers=2, num_attention_heads=2,
                      intermediate_size=64)
-    BertModel(cfg).save_pretrained(folder, safe_serialization=True)
+    import torch
+
+    with torch.random.fork_rng():  # the same random weights every run: tests stay deterministic
+        torch.manual_seed(0)
+        model = BertModel(cfg)
+    model.save_pretrained(folder, safe_serialization=True)
     return folder
 
 

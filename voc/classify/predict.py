@@ -25,6 +25,7 @@ What makes it fast on a laptop (see ``benchmarks/classify_speed.py`` for the fig
 
 from __future__ import annotations
 
+import functools
 import logging
 import os
 import warnings
@@ -80,6 +81,7 @@ def default_model_dir() -> Path:
     return Path(__file__).resolve().parents[2] / "models" / "voc-sentiment-ja"
 
 
+@functools.cache
 def native_bf16() -> bool:
     """True when this CPU computes bfloat16 matrix products natively (AVX512-BF16 or AMX)
     and torch can use them (oneDNN); elsewhere bfloat16 is emulated and slower than fp32."""
@@ -169,7 +171,7 @@ class Classifier:
         self.precision = "fp32" if quantize else resolve_precision(precision)
         self.module = module
         #: texts (or sentences) scored again in float32 after bfloat16 (BF16_GUARD_*), in the
-        #: last predict() and since loading
+        #: last predict() and since loading (statistics: not exact under concurrent predict)
         self.last_rechecked = 0
         self.total_rechecked = 0
 
@@ -272,7 +274,7 @@ class Classifier:
                     seq = ids[i]
                     input_ids[row, : len(seq)] = torch.tensor(seq)
                     mask[row, : len(seq)] = 1
-                s_logits, e_logits = self.module(input_ids, mask, bf16) if bf16 else self.module(input_ids, mask)
+                s_logits, e_logits = self.module(input_ids, mask, bf16)
                 s_prob = torch.softmax(s_logits.float(), -1).numpy()
                 e_prob = torch.softmax(e_logits.float(), -1).numpy()
                 for row, i in enumerate(batch):
@@ -297,8 +299,6 @@ class Classifier:
         for u, (i, k) in enumerate(owners):
             if k >= 0:
                 by_doc.setdefault(i, []).append(u)
-        if not by_doc:
-            return
         whole = {i for i, k in owners if k < 0}
         redo: list[int] = []
         for i, us in by_doc.items():

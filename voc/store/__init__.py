@@ -210,13 +210,11 @@ class Store:
     def checkpoint(self) -> None:
         """Write what the WAL holds into the database file and start a fresh connection.
 
-        A checkpoint keeps memory in DuckDB in proportion to the table's size until the
-        connection closes; closing and reopening the file (which checkpoints) gives it back
-        between checkpoints. The checkpoint itself still peaks in proportion to the table
-        (README, Batch jobs). An in-memory store is only checkpointed.
+        A checkpoint keeps memory in DuckDB until the connection closes; closing and
+        reopening the file (which checkpoints) gives it back. A checkpoint rewrites the last,
+        partly filled row group of each table, hence the small row groups of
+        :meth:`_connect` (README, Batch jobs). An in-memory store is only checkpointed.
         """
-        import duckdb
-
         with self._lock:
             if self.path == ":memory:" or self.read_only:
                 self.con.execute("CHECKPOINT")
