@@ -157,3 +157,20 @@ def test_rename_and_merge_survive_a_refit(fitted, embedder, tmp_path: Path) -> N
         tm.rename(999, "x")
     with pytest.raises(InputError, match="E505"):
         tm.merge([0])
+
+
+def test_a_curated_topic_goes_to_its_mutual_best_match() -> None:
+    import numpy as np
+
+    from voc.topics.model import _Curated, match_curation
+
+    renamed = _Curated(label="配送の不満", parts=[{"centroid": [1.0, 0.0, 0.0], "keywords": ["配送"]}])
+    other = _Curated(label="アプリ", parts=[{"centroid": [0.0, 1.0, 0.0], "keywords": ["アプリ"]}])
+    # the refit moved the delivery topic: cosine 0.8 (below the 0.85 bar), no shared keywords
+    moved = np.array([[0.8, 0.0, 0.6], [0.0, 1.0, 0.0], [0.0, 0.0, 1.0]], np.float32)
+    kw = {0: ["遅延"], 1: ["アプリ"], 2: ["店員"]}
+    out = match_curation([renamed, other], moved, kw, None, min_similarity=0.85, min_overlap=0.4)
+    assert out == {0: 0, 1: 1}
+    # too far (cosine 0.6 < MUTUAL_MATCH_FLOOR): the label is not carried
+    far = np.array([[0.6, 0.0, 0.8], [0.0, 1.0, 0.0]], np.float32)
+    assert match_curation([renamed, other], far, {}, None, min_similarity=0.85, min_overlap=0.4) == {1: 1}

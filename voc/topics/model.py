@@ -1134,7 +1134,16 @@ def match_curation(
     is at least ``min_overlap``. A topic goes to the item it matches best (similarity
     first, overlap to break ties). Several new topics may match a merged item (they are
     merged again); for a renamed topic only the best match keeps the label.
+
+    A broad topic may be laid out differently by a refit (another seed, or embeddings that
+    differ in the last digits on another CPU) and then reach neither bar. An item that
+    matched nothing goes to its mutual best match: the new topic most similar to it, for
+    which no other item is more similar, when their similarity is at least
+    ``MUTUAL_MATCH_FLOOR`` and that topic inherited nothing else.
     """
+    if not len(centroids):
+        return {}
+    sims = np.full((len(items), len(centroids)), -1.0)  # best part of item k vs new topic t
     out: dict[int, int] = {}
     for t in range(len(centroids)):
         best: tuple[float, float, int] | None = None
@@ -1143,6 +1152,7 @@ def match_curation(
                 sim = _centred_cos(
                     np.asarray(part["centroid"], np.float32), centroids[t], corpus_mean
                 )
+                sims[k, t] = max(sims[k, t], sim)
                 ov = _jaccard(part.get("keywords", []), keywords.get(t, []))
                 if sim >= min_similarity or ov >= min_overlap:
                     cand = (sim, ov, -k)
@@ -1150,7 +1160,19 @@ def match_curation(
                         best = cand
         if best is not None:
             out[t] = -best[2]
+    matched = set(out.values())
+    for k in range(len(items)):
+        if k in matched:
+            continue
+        t = int(np.argmax(sims[k]))
+        if t not in out and sims[k, t] >= MUTUAL_MATCH_FLOOR and int(np.argmax(sims[:, t])) == k:
+            out[t] = k
     return out
+
+
+#: the lowest centroid similarity at which a curated item still goes to its mutual best
+#: match in a refit (see :func:`match_curation`)
+MUTUAL_MATCH_FLOOR = 0.7
 
 
 def _versions() -> dict[str, str]:
