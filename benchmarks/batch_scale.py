@@ -79,15 +79,18 @@ def build_dump(path: Path, n: int, pool: list[dict[str, object]], seed: int = 42
     return path
 
 
-def _rss_kb(pid: int) -> int | None:
+def _rss_kb(pid: int) -> tuple[int, int] | None:
+    """(VmRSS, RssAnon) of a process in kB. RssAnon leaves out file-backed pages: the
+    mapped MeCab dictionary and libraries, which the kernel may drop and read again."""
+    found: dict[str, int] = {}
     try:
         with open(f"/proc/{pid}/status", encoding="ascii") as fh:
             for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
+                if line.startswith(("VmRSS:", "RssAnon:")):
+                    found[line.split(":")[0]] = int(line.split()[1])
     except OSError:
         return None
-    return None
+    return (found["VmRSS"], found.get("RssAnon", found["VmRSS"])) if "VmRSS" in found else None
 
 
 def run_analyze(dump: Path, work: Path, sentiment: bool) -> dict[str, object]:
@@ -99,7 +102,7 @@ def run_analyze(dump: Path, work: Path, sentiment: bool) -> dict[str, object]:
     cmd = [sys.executable, "-m", "voc.cli", "-q", "analyze", str(dump), "--store", str(store), "-o", str(out)]
     if not sentiment:
         cmd.append("--no-sentiment")
-    samples: list[tuple[float, int]] = []
+    samples: list[tuple[float, int, int]] = []
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     done = threading.Event()
@@ -108,7 +111,7 @@ def run_analyze(dump: Path, work: Path, sentiment: bool) -> dict[str, object]:
         while not done.wait(0.5):
             kb = _rss_kb(proc.pid)
             if kb:
-                samples.append((time.perf_counter() - t0, kb))
+                samples.append((time.perf_counter() - t0, *kb))
 
     watcher = threading.Thread(target=poll, daemon=True)
     watcher.start()
@@ -121,14 +124,16 @@ def run_analyze(dump: Path, work: Path, sentiment: bool) -> dict[str, object]:
     if proc.returncode != 0:
         raise SystemExit(f"voc analyze failed ({proc.returncode}):\n{log[-3000:]}")
     rows = int(dump_rows(dump))
-    late = [kb for t, kb in samples if t >= 0.9 * wall] or [samples[-1][1]] if samples else [0]
-    early = [kb for t, kb in samples if 0.1 * wall <= t <= 0.2 * wall] or [samples[0][1]] if samples else [0]
+    late = [kb for t, kb, _ in samples if t >= 0.9 * wall] or [samples[-1][1]] if samples else [0]
+    early = [kb for t, kb, _ in samples if 0.1 * wall <= t <= 0.2 * wall] or [samples[0][1]] if samples else [0]
+    anon = [a for _, _, a in samples] or [0]
     return {
         "rows": rows,
         "sentiment": sentiment,
         "seconds": round(wall, 1),
         "docs_per_s": round(rows / wall, 1),
         "peak_rss_mb": round(usage.ru_maxrss / 1024, 1),  # Linux: kilobytes
+        "peak_anon_mb": round(max(anon) / 1024, 1),  # polled every 0.5 s
         "rss_10_20pct_mb": round(max(early) / 1024, 1),
         "rss_last_10pct_mb": round(max(late) / 1024, 1),
         "dump_mb": round(dump.stat().st_size / 2**20, 1),
@@ -193,12 +198,12 @@ def main() -> None:
         results.append(res)
         print(json.dumps(res), flush=True)
     info["load_avg_at_end"] = [round(x, 1) for x in os.getloadavg()]
-    head = (f"{'rows':>9} {'sentiment':>9} {'seconds':>8} {'docs/s':>8} {'peak RSS MB':>11} "
+    head = (f"{'rows':>9} {'sentiment':>9} {'seconds':>8} {'docs/s':>8} {'peak RSS MB':>11} {'anon MB':>8} "
             f"{'RSS 10-20%':>10} {'RSS last 10%':>12} {'dump MB':>8}")
     print("\n" + head)
     for r in results:
         print(f"{r['rows']:>9} {'yes' if r['sentiment'] else 'no':>9} {r['seconds']:>8} {r['docs_per_s']:>8} "
-              f"{r['peak_rss_mb']:>11} {r['rss_10_20pct_mb']:>10} {r['rss_last_10pct_mb']:>12} {r['dump_mb']:>8}")
+              f"{r['peak_rss_mb']:>11} {r['peak_anon_mb']:>8} {r['rss_10_20pct_mb']:>10} {r['rss_last_10pct_mb']:>12} {r['dump_mb']:>8}")
     print(f"\nmachine: {info['platform']}, Python {info['python']}, {info['usable_cores']} usable cores "
           f"of {info['cores']}, {info['memory']} RAM; load average {info['load_avg_at_start']} -> "
           f"{info['load_avg_at_end']} (shared machine: docs/s are lower bounds)")

@@ -20,6 +20,7 @@ import functools
 import logging
 import os
 import re
+import threading
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from importlib import resources
@@ -97,6 +98,26 @@ def _default_tagger_args() -> str:
     return f'-r "{os.path.join(dicdir, "mecabrc")}" -d "{dicdir}"'
 
 
+_TAGGERS = threading.local()
+
+
+def _shared_tagger(fugashi: Any, args: str) -> Any:
+    """One MeCab Tagger per thread and argument string, shared by every tokenizer.
+
+    A Tagger maps UniDic's 260 MB of dictionary files; the record builder, the PII masker
+    and the topic vectorizer each hold a tokenizer, and with a Tagger each a batch run
+    mapped (and counted in its RSS) the dictionary several times over. A Tagger is not
+    safe to use from two threads at once, hence one per thread.
+    """
+    cache = getattr(_TAGGERS, "by_args", None)
+    if cache is None:
+        cache = _TAGGERS.by_args = {}
+    tagger = cache.get(args)
+    if tagger is None:
+        tagger = cache[args] = fugashi.Tagger(args)
+    return tagger
+
+
 class JapaneseTokenizer:
     """fugashi + unidic-lite tokenizer with a content-word filter.
 
@@ -156,7 +177,7 @@ class JapaneseTokenizer:
                 raise MissingExtraError("Japanese tokenization", "fugashi") from exc
             args = self.tagger_args if self.tagger_args is not None else _default_tagger_args()
             try:
-                self._tagger = fugashi.Tagger(args)
+                self._tagger = _shared_tagger(fugashi, args)
             except RuntimeError as exc:
                 raise ConfigError(
                     "E020",
