@@ -93,7 +93,7 @@ def _rss_kb(pid: int) -> tuple[int, int] | None:
     return (found["VmRSS"], found.get("RssAnon", found["VmRSS"])) if "VmRSS" in found else None
 
 
-def run_analyze(dump: Path, work: Path, sentiment: bool) -> dict[str, object]:
+def run_analyze(dump: Path, work: Path, sentiment: bool, config: Path | None = None) -> dict[str, object]:
     """One ``voc analyze`` in a child process: wall time, peak RSS, RSS over time."""
     tag = f"{dump.stem}-{'sent' if sentiment else 'nosent'}"
     store, out = work / f"{tag}.duckdb", work / f"{tag}.parquet"
@@ -102,6 +102,8 @@ def run_analyze(dump: Path, work: Path, sentiment: bool) -> dict[str, object]:
     cmd = [sys.executable, "-m", "voc.cli", "-q", "analyze", str(dump), "--store", str(store), "-o", str(out)]
     if not sentiment:
         cmd.append("--no-sentiment")
+    if config is not None:
+        cmd += ["--config", str(config)]
     samples: list[tuple[float, int, int]] = []
     t0 = time.perf_counter()
     proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
@@ -171,6 +173,7 @@ def main() -> None:
     ap.add_argument("--sentiment-rows", type=int, default=1000,
                     help="also score a dump of this size with the shipped model when it exists (0: never)")
     ap.add_argument("--json", type=Path, help="also write the results here")
+    ap.add_argument("--config", type=Path, help="a voc settings file passed to voc analyze (e.g. another store.memory_limit)")
     ap.add_argument("--keep", action="store_true", help="keep the dumps and outputs")
     args = ap.parse_args()
     sizes = [int(s) for s in args.sizes.split(",") if s]
@@ -194,7 +197,7 @@ def main() -> None:
         print(f"no shipped model at {MODEL}: the sentiment run is skipped", flush=True)
     results = []
     for dump, sentiment in runs:
-        res = run_analyze(dump, work, sentiment)
+        res = run_analyze(dump, work, sentiment, args.config)
         results.append(res)
         print(json.dumps(res), flush=True)
     info["load_avg_at_end"] = [round(x, 1) for x in os.getloadavg()]

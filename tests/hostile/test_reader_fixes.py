@@ -178,16 +178,18 @@ def test_duplicate_ids_are_stored_apart_and_said(tmp_path: Path) -> None:
     assert "duplicate id A, also on row 1; stored as A~3" in out["warning"][3]
 
 
-def test_first_rows_survive_buffer_flushes() -> None:
-    from voc.ingest.records import _FirstRows
+def test_first_rows_survive_buffer_flushes(tmp_path: Path) -> None:
+    from voc.ingest.seen import SeenIds
 
-    first = _FirstRows(buffer=7)
+    seen = SeenIds(buffer=7, folder=tmp_path)
     for i in range(1, 200):
-        first.add(f"id{i}", i, "シート1" if i % 2 else None)
-    assert first.get("id1") == (1, "シート1")
-    assert first.get("id100") == (100, None)
-    assert first.get("id199") == (199, "シート1")
-    assert first.get("nope") is None
+        assert seen.see(f"id{i}", i, "シート1" if i % 2 else None) == (1, None)
+    assert seen.runs < 8  # merged two by two
+    assert seen.see("id1", 500) == (2, (1, "シート1"))
+    assert seen.see("id100", 501) == (2, (100, None))
+    assert seen.see("id199", 502, "シート2") == (2, (199, "シート1"))
+    assert seen.see("id1", 503) == (3, (1, "シート1"))
+    assert seen.see("nope", 504) == (1, None)
 
 
 def test_text_with_nothing_visible_is_an_empty_text(tmp_path: Path) -> None:

@@ -22,9 +22,11 @@ is refused.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
-from collections.abc import Sequence
+import warnings
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -177,7 +179,8 @@ def load_module(folder: str | Path, base: str | None = None) -> tuple[Any, Any, 
     if cfg.adapter and not cfg.merged and (folder / "adapter_model.safetensors").is_file():
         from peft import PeftModel
 
-        encoder = PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
+        with quiet_peft():
+            encoder = PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
     module = build_module(encoder, cfg)
     heads = load_file(str(folder / "heads.safetensors"))
     missing = module.load_state_dict(heads, strict=False)
@@ -185,6 +188,16 @@ def load_module(folder: str | Path, base: str | None = None) -> tuple[Any, Any, 
         raise ModelError("E315", f"heads.safetensors does not match {CONFIG_NAME}", path=str(folder))
     module.eval()
     return module, tokenizer, cfg
+
+
+@contextlib.contextmanager
+def quiet_peft() -> Iterator[None]:
+    """peft 0.21 asks transformers 5 for ``is_gradient_checkpointing``, which warns that
+    it is deprecated on every model load: a message for peft's developers, not for a CX
+    analyst, so it is silenced here (and only this one)."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*deprecated", category=FutureWarning)
+        yield
 
 
 def save_module(

@@ -213,7 +213,7 @@ class Classifier:
     # ------------------------------------------------------------------------------
     def encode_lengths(self, texts: Sequence[str]) -> list[list[int]]:
         prefix = self.config.prefix
-        enc = self.tokenizer([prefix + t for t in texts], add_special_tokens=True, truncation=False)
+        enc = self.tokenizer([prefix + t for t in texts], add_special_tokens=True, truncation=False, verbose=False)
         return enc["input_ids"]
 
     def probabilities(self, texts: Sequence[str]) -> tuple[Any, Any]:

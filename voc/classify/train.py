@@ -29,7 +29,7 @@ from typing import Any
 
 from voc.classify.data import Example, LabelledData, load_labelled, split_by_group
 from voc.classify.labels import EMOTION_LABELS, SENTIMENT_LABELS
-from voc.classify.model import HeadsConfig, build_module, read_config, refuse_pickles, save_module
+from voc.classify.model import HeadsConfig, build_module, quiet_peft, read_config, refuse_pickles, save_module
 from voc.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -201,7 +201,8 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
         from peft import PeftModel
 
         if (Path(args.init_from) / "adapter_model.safetensors").is_file():
-            encoder = PeftModel.from_pretrained(encoder, args.init_from, is_trainable=True)
+            with quiet_peft():
+                encoder = PeftModel.from_pretrained(encoder, args.init_from, is_trainable=True)
     elif args.lora_layers > 0:
         from peft import LoraConfig, get_peft_model
 
@@ -215,7 +216,8 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
             layers_pattern="layer",
             bias="none",
         )
-        encoder = get_peft_model(encoder, lcfg)
+        with quiet_peft():
+            encoder = get_peft_model(encoder, lcfg)
     else:
         for p in encoder.parameters():
             p.requires_grad_(False)

@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 
 from voc.config import VocConfig
 from voc.errors import ROW_BAD_VALUE, ROW_EMPTY, ROW_TRUNCATED, RowIssue
@@ -145,7 +144,6 @@ class RecordBuilder:
             for c in (column_map.text, column_map.title, column_map.speaker):
                 self.personal_cols.pop(c, None)  # text columns are masked span by span
         self._seen_ids = SeenIds()
-        self._first_rows = _FirstRows()
         self._touchpoint_rules = [
             (tp, tuple(kw)) for tp, kw in config.touchpoints.items()
         ]
@@ -355,11 +353,9 @@ class RecordBuilder:
                 sort_keys=True,
             )
             key, what, column = "h" + _hash(blob)[:15], "this row repeats", None
-        k = self._seen_ids.occurrence(key)
+        k, first = self._seen_ids.see(key, raw.row, raw.sheet)
         if k == 1:
-            self._first_rows.add(key, raw.row, raw.sheet)
             return key, None
-        first = self._first_rows.get(key)
         where = "an earlier row"
         if first is not None:
             row, sheet = first
@@ -419,53 +415,6 @@ class RecordBuilder:
 
 _PLACEHOLDER_RE = re.compile(r"＜[^＜＞\s]{1,12}＞")
 
-
-class _FirstRows:
-    """Where each id was first seen, to say "also on row N" when it repeats.
-
-    Kept compact for dumps of millions of rows (like :class:`SeenIds`): 8-byte key hashes
-    and 8-byte (sheet, row) codes in sorted NumPy runs, searched only for duplicates.
-    """
-
-    def __init__(self, buffer: int = 65536) -> None:
-        self._buffer: dict[int, int] = {}
-        self._buffer_size = buffer
-        self._runs: list[tuple[np.ndarray, np.ndarray]] = []
-        self._sheets: dict[str, int] = {}
-
-    @staticmethod
-    def _key(key: str) -> int:
-        digest = hashlib.blake2b(key.encode("utf-8", "surrogatepass"), digest_size=8).digest()
-        return int.from_bytes(digest, "little")
-
-    def add(self, key: str, row: int, sheet: str | None) -> None:
-        s = self._sheets.setdefault(sheet or "", len(self._sheets))
-        self._buffer[self._key(key)] = (s << 40) | (row & ((1 << 40) - 1))
-        if len(self._buffer) >= self._buffer_size:
-            keys = np.fromiter(self._buffer.keys(), dtype=np.uint64, count=len(self._buffer))
-            codes = np.fromiter(self._buffer.values(), dtype=np.int64, count=len(self._buffer))
-            self._buffer.clear()
-            self._runs.append((keys, codes))
-            while len(self._runs) > 1 and len(self._runs[-1][0]) * 2 >= len(self._runs[-2][0]):
-                (k2, c2), (k1, c1) = self._runs.pop(), self._runs.pop()
-                self._runs.append((np.concatenate([k1, k2]), np.concatenate([c1, c2])))
-            keys, codes = self._runs[-1]
-            order = np.argsort(keys, kind="stable")
-            self._runs[-1] = (keys[order], codes[order])
-
-    def get(self, key: str) -> tuple[int, str | None] | None:
-        h = self._key(key)
-        code = self._buffer.get(h)
-        if code is None:
-            for keys, codes in self._runs:
-                i = int(np.searchsorted(keys, np.uint64(h)))
-                if i < len(keys) and int(keys[i]) == h:
-                    code = int(codes[i])
-                    break
-        if code is None:
-            return None
-        names = {v: k for k, v in self._sheets.items()}
-        return code & ((1 << 40) - 1), names.get(code >> 40) or None
 
 
 def _has_visible(text: str) -> bool:
