@@ -72,3 +72,17 @@ def test_config_accepts_a_topics_section(tmp_path: Path) -> None:
     cfg = VocConfig.load(cfg_file)
     assert cfg.topics["seed"] == 7 and cfg.ingest.chunk_size == 10
     assert cfg.topics["max_outlier_share"] == VocConfig.load().topics["max_outlier_share"]  # defaults kept
+
+
+def test_a_file_store_spills_beside_itself_and_prints_no_progress_bar(tmp_path: Path) -> None:
+    path = tmp_path / "s.duckdb"
+    with Store(path, memory_limit="64MB") as store:
+        for _ in range(2):  # the settings survive the reopening of a checkpoint
+            temp, bar, limit = store.con.execute(
+                "SELECT current_setting('temp_directory'), current_setting('enable_progress_bar'), "
+                "current_setting('memory_limit')"
+            ).fetchone()
+            assert temp == str(path) + ".tmp"
+            assert bar is False
+            assert limit.startswith("61") or limit.startswith("64")  # DuckDB prints MiB
+            store.checkpoint()

@@ -231,8 +231,13 @@ class Store:
         import duckdb
 
         if self.path == ":memory:":
-            return duckdb.connect(self.path, config=self._settings)
-        con = duckdb.connect(":memory:", config=self._settings)
+            con = duckdb.connect(self.path, config=self._settings)
+            con.execute("SET enable_progress_bar = false")  # voc shows its own progress
+            return con
+        # spill (sorts, joins beyond memory_limit) beside the store, as DuckDB does for a file
+        # it opens itself, not into ./.tmp of whatever folder voc runs in
+        con = duckdb.connect(":memory:", config={"temp_directory": self.path + ".tmp", **self._settings})
+        con.execute("SET enable_progress_bar = false")
         quoted = self.path.replace("'", "''")
         opts = "READ_ONLY" if self.read_only else f"ROW_GROUP_SIZE {ROW_GROUP_ROWS}"
         try:
