@@ -88,3 +88,32 @@ def test_kill_9_then_rerun_leaves_every_row_once(tmp_path: Path) -> None:
         statuses = list(st.runs()["status"])
     assert statuses[-1] == "finished"
     assert "interrupted" in statuses
+
+
+def test_a_first_run_into_an_empty_store_still_replaces_an_id_seen_earlier_in_the_run(tmp_path: Path) -> None:
+    import dataclasses
+
+    from voc.config import VocConfig
+
+    cfg = VocConfig.load()
+    cfg = dataclasses.replace(cfg, ingest=dataclasses.replace(cfg.ingest, chunk_size=2))
+    first, later = tmp_path / "0601.csv", tmp_path / "0602.csv"
+    rows = {"R1": "配送が遅い", "R2": "アプリが落ちる", "R3": "店員さんが親切"}
+    later_rows = {"R3": "店員さんが親切でした（追記: 返金もすぐでした）", "R4": "ポイントが付かない", "R5": "とても満足"}
+    for path, data in ((first, rows), (later, later_rows)):
+        with open(path, "w", encoding="utf-8", newline="") as fh:
+            w = csv.writer(fh)
+            w.writerow(["id", "本文"])
+            w.writerows(data.items())
+    report = analyze([first, later], config=cfg, store_path=tmp_path / "s.duckdb", output=tmp_path / "o.csv")
+    assert report.rows == 6 and report.errors == 0
+    with Store(tmp_path / "s.duckdb", read_only=True) as store:
+        stored = store.query("SELECT voc_id, text FROM feedback ORDER BY voc_id")
+    assert stored["voc_id"].tolist() == ["R1", "R2", "R3", "R4", "R5"]  # R3 once, the newer text
+    assert stored.set_index("voc_id").loc["R3", "text"].startswith("店員さんが親切でした")
+    again = analyze([first, later], config=cfg, store_path=tmp_path / "s.duckdb", output=tmp_path / "o2.csv")
+    # the store is not empty now, so it is asked: only R3 differs, once per file, the later wins
+    assert again.records == 2 and again.unchanged == 4
+    with Store(tmp_path / "s.duckdb", read_only=True) as store:
+        assert store.count("feedback") == 5
+        assert store.query("SELECT text FROM feedback WHERE voc_id = 'R3'")["text"][0].startswith("店員さんが親切でした")

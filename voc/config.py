@@ -45,7 +45,7 @@ class TokenizeConfig:
 class StoreConfig:
     path: str = "voc.duckdb"
     # DuckDB's memory limit while writing ("1GB", "512MB"; "" = DuckDB's default, 80 % of RAM)
-    memory_limit: str = "128MB"
+    memory_limit: str = "64MB"
 
 
 @dataclass(frozen=True)

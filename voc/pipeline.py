@@ -23,6 +23,7 @@ from voc.errors import ROW_SCORING_FAILED, VocError
 from voc.ingest.columns import recognize_columns
 from voc.ingest.readers import Dump, RawRow, open_dump
 from voc.ingest.records import OUTPUT_COLUMNS, Prepared, RecordBuilder
+from voc.ingest.seen import SeenIds
 from voc.output import OutputWriter
 from voc.store import Store
 from voc.text.normalize import Normalizer
@@ -242,6 +243,9 @@ def analyze(
             {type(s).__name__: dict(s.describe()) for s in scorers},
         )
         status = "failed"
+        # Into an empty store, a record is new unless this run wrote its id already: the ids
+        # written are kept (on disk, see SeenIds) instead of asking the store for every chunk.
+        written = SeenIds() if store.count("feedback") == 0 else None
         try:
             for dump, rep in dumps:
                 try:
@@ -267,7 +271,8 @@ def analyze(
                 )
                 for chunk in chunked(dump.rows(), config.ingest.chunk_size):
                     prepared = [_prepare_safely(builder, raw) for raw in chunk]
-                    if not rescore:
+                    new = written is not None and _all_unwritten(prepared, written)
+                    if not rescore and not new:
                         _mark_cached(prepared, store)
                     for s in scorers:
                         try:
@@ -280,7 +285,7 @@ def analyze(
                                         f"[{ROW_SCORING_FAILED}] scoring failed: {exc}"
                                     )
                     records = [r for p in prepared if not p.cached for r in p.records]
-                    store.upsert_feedback(records, run_id)
+                    store.upsert_feedback(records, run_id, new=new)
                     rep.unchanged += sum(p.cached for p in prepared)
                     if writer is not None:
                         writer.write([p.output for p in prepared])
@@ -304,6 +309,8 @@ def analyze(
                         on_progress(done, bar.total if bar is not None else None)
                 if rep.rows == 0 and not rep.notes:
                     rep.notes.append("the file has a header but no data rows")
+            if any(getattr(s, "finish", None) for s in scorers):
+                store.lift_memory_limit()  # whole-store summaries, once
             for s in scorers:
                 finish = getattr(s, "finish", None)
                 if finish is not None:
@@ -400,6 +407,12 @@ def _is_na(value: Any) -> bool:
         return value is None or (isinstance(value, float) and value != value)
     except Exception:  # pragma: no cover - exotic objects
         return False
+
+
+def _all_unwritten(prepared: Sequence[Prepared], written: SeenIds) -> bool:
+    """Record every record id of the chunk as written; True when none was written before."""
+    seen = [written.see(r.record_id, 0)[0] for p in prepared for r in p.records]
+    return all(n == 1 for n in seen)
 
 
 def _mark_cached(prepared: Sequence[Prepared], store: Store) -> None:

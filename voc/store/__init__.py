@@ -222,6 +222,14 @@ class Store:
             self.con.close()
             self.con = self._connect()
 
+    def lift_memory_limit(self) -> None:
+        """Let DuckDB use its default memory (80 % of RAM) from now on, for a one-off query
+        over the whole store (the summary tables a run rebuilds at its end): the low limit
+        of a batch run is for its thousands of small chunk writes."""
+        with self._lock:
+            self._settings.pop("memory_limit", None)
+            self.con.execute("RESET memory_limit")
+
     def _connect(self) -> Any:
         """A connection whose default database is the store file.
 
@@ -294,8 +302,12 @@ class Store:
         self.con.execute(f"INSERT INTO {table} ({cols}) SELECT {cols} FROM {view}")
 
     # -- writes --------------------------------------------------------------------
-    def upsert_feedback(self, records: Sequence[FeedbackRecord], run_id: str) -> int:
-        """Insert or replace records (by ``record_id``) in one transaction; returns count."""
+    def upsert_feedback(self, records: Sequence[FeedbackRecord], run_id: str, *, new: bool = False) -> int:
+        """Insert or replace records (by ``record_id``) in one transaction; returns count.
+
+        ``new=True``: the caller knows that none of these record ids is stored yet, so they
+        are appended without first looking for rows to replace (a look that reads the whole
+        ``record_id`` column, and fills DuckDB's cache with it, once per chunk)."""
         if not records:
             return 0
         import pyarrow as pa
@@ -314,7 +326,10 @@ class Store:
             self.con.execute("BEGIN TRANSACTION")
             try:
                 self.con.register("_voc_chunk", table)
-                self._replace("feedback", "_voc_chunk", cols, ("record_id",))
+                if new and not self._has_key("feedback"):
+                    self.con.execute(f"INSERT INTO feedback ({cols}) SELECT {cols} FROM _voc_chunk")
+                else:
+                    self._replace("feedback", "_voc_chunk", cols, ("record_id",))
                 self.con.unregister("_voc_chunk")
                 self.con.execute("COMMIT")
             except Exception as exc:
