@@ -18,7 +18,6 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-
 from voc.config import VocConfig
 from voc.errors import ROW_BAD_VALUE, ROW_EMPTY, ROW_TRUNCATED, RowIssue
 from voc.ingest.columns import (
@@ -414,7 +413,6 @@ class RecordBuilder:
 
 
 _PLACEHOLDER_RE = re.compile(r"＜[^＜＞\s]{1,12}＞")
-
 
 
 def _has_visible(text: str) -> bool:

@@ -74,7 +74,8 @@ class SeenIds:
     Args:
         buffer: ids held in memory before they are written to a run.
         folder: where runs go (default: the system's temporary folder); a subfolder is
-            made on the first flush and removed when this object goes away.
+            made on the first flush and removed (``weakref.finalize``) when this object goes away
+            or the interpreter exits.
     """
 
     def __init__(self, buffer: int = 65536, folder: str | Path | None = None) -> None:
@@ -112,15 +113,6 @@ class SeenIds:
     def runs(self) -> int:
         """Sorted runs on disk (a few: they are merged two by two)."""
         return len(self._runs)
-
-    def close(self) -> None:
-        """Remove the runs from disk (also done when the object goes away)."""
-        for run in self._runs:
-            run.delete()
-        self._runs.clear()
-        if self._dir is not None:
-            shutil.rmtree(self._dir, ignore_errors=True)
-            self._dir = None
 
     # -- internals --------------------------------------------------------------------
     def _bits(self, h: int) -> tuple[int, int, int]:

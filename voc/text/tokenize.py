@@ -154,7 +154,7 @@ class JapaneseTokenizer:
             if self.terms
             else None
         )
-        self._tagger: Any = None
+        self._tagger: tuple[int, Any] | None = None  # (thread id, Tagger)
 
     # -- pickling: the Tagger is a native handle, rebuilt on first use ---------------
     def __getstate__(self) -> dict[str, Any]:
@@ -170,21 +170,24 @@ class JapaneseTokenizer:
 
     @property
     def tagger(self) -> Any:
-        if self._tagger is None:
+        """This thread's shared Tagger (see :func:`_shared_tagger`): a tokenizer used from
+        another thread than the one that first used it takes that thread's own."""
+        me = threading.get_ident()
+        if self._tagger is None or self._tagger[0] != me:
             try:
                 import fugashi
             except ImportError as exc:  # pragma: no cover - dependency of voc
                 raise MissingExtraError("Japanese tokenization", "fugashi") from exc
             args = self.tagger_args if self.tagger_args is not None else _default_tagger_args()
             try:
-                self._tagger = _shared_tagger(fugashi, args)
+                self._tagger = (me, _shared_tagger(fugashi, args))
             except RuntimeError as exc:
                 raise ConfigError(
                     "E020",
                     f"MeCab could not start with arguments {args!r}: {exc}",
                     hint="Reinstall the dictionary with: pip install unidic-lite",
                 ) from exc
-        return self._tagger
+        return self._tagger[1]
 
     # -- tokenization -------------------------------------------------------------
     def tokenize(self, text: str) -> list[Token]:
