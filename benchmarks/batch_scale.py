@@ -5,7 +5,8 @@ SNS posts, chat turns and call transcripts, kept as written; ids are new and uni
 are spread over a year, ratings and NPS drawn to match), then runs ``voc analyze`` on each
 in its own subprocess with a fresh store and a Parquet output, and reports wall time,
 docs/s and the child's peak RSS (``wait4``), plus its RSS early in the run and at the end,
-from ``/proc`` polling. With streaming, peak RSS stays flat while the row count grows.
+from ``/proc`` polling, and the peak anonymous RSS in each tenth of the run. With streaming,
+peak RSS stays flat while the row count grows, and the tenths of one long run stay level.
 
 The row-count series runs with ``--no-sentiment`` (ingest, normalise, PII masking,
 tokenise, store, output): the classifier on a 2-core machine scores some tens of texts a
@@ -129,6 +130,9 @@ def run_analyze(dump: Path, work: Path, sentiment: bool, config: Path | None = N
     late = [kb for t, kb, _ in samples if t >= 0.9 * wall] or [samples[-1][1]] if samples else [0]
     early = [kb for t, kb, _ in samples if 0.1 * wall <= t <= 0.2 * wall] or [samples[0][1]] if samples else [0]
     anon = [a for _, _, a in samples] or [0]
+    # peak anonymous RSS in each tenth of the run (rows go at a steady rate, so a tenth of
+    # the time is about a tenth of the rows): flat tenths mean memory does not grow with rows
+    tenths = [max((a for t, _, a in samples if k * wall / 10 <= t < (k + 1) * wall / 10), default=0) for k in range(10)]
     return {
         "rows": rows,
         "sentiment": sentiment,
@@ -138,6 +142,7 @@ def run_analyze(dump: Path, work: Path, sentiment: bool, config: Path | None = N
         "peak_anon_mb": round(max(anon) / 1024, 1),  # polled every 0.5 s
         "rss_10_20pct_mb": round(max(early) / 1024, 1),
         "rss_last_10pct_mb": round(max(late) / 1024, 1),
+        "anon_by_tenth_mb": [round(a / 1024) for a in tenths],
         "dump_mb": round(dump.stat().st_size / 2**20, 1),
         "output_mb": round(out.stat().st_size / 2**20, 1),
         "store_mb": round(store.stat().st_size / 2**20, 1),
@@ -207,6 +212,9 @@ def main() -> None:
     for r in results:
         print(f"{r['rows']:>9} {'yes' if r['sentiment'] else 'no':>9} {r['seconds']:>8} {r['docs_per_s']:>8} "
               f"{r['peak_rss_mb']:>11} {r['peak_anon_mb']:>8} {r['rss_10_20pct_mb']:>10} {r['rss_last_10pct_mb']:>12} {r['dump_mb']:>8}")
+    print("\npeak anonymous RSS (MB) in each tenth of the run:")
+    for r in results:
+        print(f"{r['rows']:>9} {'yes' if r['sentiment'] else 'no':>9}   " + " ".join(f"{a:>4}" for a in r["anon_by_tenth_mb"]))
     print(f"\nmachine: {info['platform']}, Python {info['python']}, {info['usable_cores']} usable cores "
           f"of {info['cores']}, {info['memory']} RAM; load average {info['load_avg_at_start']} -> "
           f"{info['load_avg_at_end']} (shared machine: docs/s are lower bounds)")

@@ -117,6 +117,19 @@ def test_pickles_in_a_model_folder_are_refused(tiny_model: Path, tmp_path: Path)
         Classifier.load(bad)
 
 
+def test_loading_a_model_draws_no_weight_loading_bar(tiny_model: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    """transformers 5 draws a "Loading weights" bar on every load, even under voc -q; voc
+    drops that bar alone and gives transformers its tqdm hook back afterwards."""
+    from transformers.utils import logging as hf_logging
+
+    before = hf_logging.set_tqdm_hook(None)
+    hf_logging.set_tqdm_hook(before)
+    Classifier.load(tiny_model)
+    err = capfd.readouterr().err
+    assert "Loading weights" not in err
+    assert hf_logging.set_tqdm_hook(before) is before  # restored
+
+
 def test_not_a_voc_model(tiny_mecab_bert: Path) -> None:
     with pytest.raises(ModelError, match="E311"):
         Classifier.load(tiny_mecab_bert)

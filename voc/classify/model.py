@@ -168,7 +168,8 @@ def load_module(folder: str | Path, base: str | None = None) -> tuple[Any, Any, 
             refuse_pickles(Path(base_path))
     try:
         # the pooler (if any) is unused: voc mean-pools the last hidden states
-        encoder = AutoModel.from_pretrained(base_path, use_safetensors=True)
+        with quiet_loading():
+            encoder = AutoModel.from_pretrained(base_path, use_safetensors=True)
     except OSError as exc:
         raise ModelError(
             "E314",
@@ -179,7 +180,7 @@ def load_module(folder: str | Path, base: str | None = None) -> tuple[Any, Any, 
     if cfg.adapter and not cfg.merged and (folder / "adapter_model.safetensors").is_file():
         from peft import PeftModel
 
-        with quiet_peft():
+        with quiet_loading():
             encoder = PeftModel.from_pretrained(encoder, str(folder)).merge_and_unload()
     module = build_module(encoder, cfg)
     heads = load_file(str(folder / "heads.safetensors"))
@@ -191,13 +192,30 @@ def load_module(folder: str | Path, base: str | None = None) -> tuple[Any, Any, 
 
 
 @contextlib.contextmanager
-def quiet_peft() -> Iterator[None]:
-    """peft 0.21 asks transformers 5 for ``is_gradient_checkpointing``, which warns that
-    it is deprecated on every model load: a message for peft's developers, not for a CX
-    analyst, so it is silenced here (and only this one)."""
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*deprecated", category=FutureWarning)
-        yield
+def quiet_loading() -> Iterator[None]:
+    """Load a model without two messages meant for library developers, not a CX analyst.
+
+    - peft 0.21 asks transformers 5 for ``is_gradient_checkpointing``, which warns that it
+      is deprecated on every model load; only that warning is silenced.
+    - transformers 5 draws a "Loading weights" bar for the few hundred tensors of a local
+      model, even under ``voc -q``; it takes well under a second. That bar alone is
+      dropped (transformers' own ``set_tqdm_hook``): the hub's download bars, the part of
+      a first load with a network that takes minutes, still show.
+    """
+    from transformers.utils import logging as hf_logging
+
+    def hook(factory: Any, args: tuple[Any, ...], kwargs: dict[str, Any]) -> Any:
+        if kwargs.get("desc") == "Loading weights":
+            kwargs = {**kwargs, "disable": True}
+        return previous(factory, args, kwargs) if previous is not None else factory(*args, **kwargs)
+
+    previous = hf_logging.set_tqdm_hook(hook)
+    try:
+        with warnings.catch_warnings():
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*deprecated", category=FutureWarning)
+            yield
+    finally:
+        hf_logging.set_tqdm_hook(previous)
 
 
 def save_module(

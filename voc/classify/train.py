@@ -29,7 +29,7 @@ from typing import Any
 
 from voc.classify.data import Example, LabelledData, load_labelled, split_by_group
 from voc.classify.labels import EMOTION_LABELS, SENTIMENT_LABELS
-from voc.classify.model import HeadsConfig, build_module, quiet_peft, read_config, refuse_pickles, save_module
+from voc.classify.model import HeadsConfig, build_module, quiet_loading, read_config, refuse_pickles, save_module
 from voc.errors import ConfigError
 
 logger = logging.getLogger(__name__)
@@ -183,7 +183,8 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
     base_name = args.base or (init_cfg.base_model if init_cfg else None) or "e5-small"
     base_path = resolve_base(base_name)
     tokenizer = AutoTokenizer.from_pretrained(base_path)
-    encoder = AutoModel.from_pretrained(base_path, use_safetensors=True)
+    with quiet_loading():
+        encoder = AutoModel.from_pretrained(base_path, use_safetensors=True)
     s_labels = list(args.sentiment_labels or (init_cfg.sentiment_labels if init_cfg else None) or _ordered(data.sentiment_labels(), SENTIMENT_LABELS))
     e_labels = list(args.emotion_labels or (init_cfg.emotion_labels if init_cfg else None) or _ordered(data.emotion_labels(), EMOTION_LABELS))
     cfg = HeadsConfig(
@@ -201,7 +202,7 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
         from peft import PeftModel
 
         if (Path(args.init_from) / "adapter_model.safetensors").is_file():
-            with quiet_peft():
+            with quiet_loading():
                 encoder = PeftModel.from_pretrained(encoder, args.init_from, is_trainable=True)
     elif args.lora_layers > 0:
         from peft import LoraConfig, get_peft_model
@@ -216,7 +217,7 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
             layers_pattern="layer",
             bias="none",
         )
-        with quiet_peft():
+        with quiet_loading():
             encoder = get_peft_model(encoder, lcfg)
     else:
         for p in encoder.parameters():
