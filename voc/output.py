@@ -21,8 +21,8 @@ EXCEL_MAX_ROWS = 1_048_575
 #: A Parquet row group is written once this many rows (or PARQUET_GROUP_BYTES of Arrow
 #: data) are buffered. The writer keeps ~30 KB of metadata per row group in memory until
 #: the footer is written: one row group per 2,000-row chunk grew a 2M-row run by ~30 MB.
-PARQUET_GROUP_ROWS = 32_768
-PARQUET_GROUP_BYTES = 16 * 2**20
+PARQUET_GROUP_ROWS = 16_384
+PARQUET_GROUP_BYTES = 8 * 2**20
 
 
 class OutputWriter:
