@@ -66,7 +66,6 @@ class OutputWriter:
             self._schema = pa.schema([(c, _arrow_type(self.typed.get(c, "string"))) for c in self.columns])
             self._writer = pq.ParquetWriter(self._tmp, self._schema)
             self._pending: list[Any] = []  # Arrow tables of the row group being gathered
-            self._pending_rows = self._pending_bytes = 0
 
     def write(self, rows: Sequence[Mapping[str, Any]]) -> None:
         if not rows:
@@ -91,11 +90,11 @@ class OutputWriter:
                 c: [_parquet_value(row.get(c), self.typed.get(c, "string")) for row in rows]
                 for c in self.columns
             }
-            table = pa.table(data, schema=self._schema)
-            self._pending.append(table)
-            self._pending_rows += table.num_rows
-            self._pending_bytes += table.nbytes
-            if self._pending_rows >= PARQUET_GROUP_ROWS or self._pending_bytes >= PARQUET_GROUP_BYTES:
+            self._pending.append(pa.table(data, schema=self._schema))
+            if (
+                sum(t.num_rows for t in self._pending) >= PARQUET_GROUP_ROWS
+                or sum(t.nbytes for t in self._pending) >= PARQUET_GROUP_BYTES
+            ):
                 self._flush_group()
         self.rows_written += len(rows)
 
@@ -105,8 +104,8 @@ class OutputWriter:
             import pyarrow as pa
 
             table = pa.concat_tables(self._pending)
-            self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
-            self._pending, self._pending_rows, self._pending_bytes = [], 0, 0
+            self._writer.write_table(table, row_group_size=table.num_rows)
+            self._pending = []
 
     def close(self) -> Path:
         """Finish the file and move it into place (a killed run leaves only ``.partial``)."""
