@@ -26,6 +26,7 @@ import json
 import os
 import platform
 import random
+import statistics
 import subprocess
 import sys
 import threading
@@ -132,7 +133,11 @@ def run_analyze(dump: Path, work: Path, sentiment: bool, config: Path | None = N
     anon = [a for _, _, a in samples] or [0]
     # peak anonymous RSS in each tenth of the run (rows go at a steady rate, so a tenth of
     # the time is about a tenth of the rows): flat tenths mean memory does not grow with rows
-    tenths = [max((a for t, _, a in samples if k * wall / 10 <= t < (k + 1) * wall / 10), default=0) for k in range(10)]
+    # peak and median: the peak of a longer run meets more of the per-chunk spikes, the
+    # median is the level those spikes stand on
+    in_tenth = [[a for t, _, a in samples if k * wall / 10 <= t < (k + 1) * wall / 10] or [0] for k in range(10)]
+    tenths = [max(a) for a in in_tenth]
+    median_tenths = [statistics.median(a) for a in in_tenth]
     return {
         "rows": rows,
         "sentiment": sentiment,
@@ -143,6 +148,7 @@ def run_analyze(dump: Path, work: Path, sentiment: bool, config: Path | None = N
         "rss_10_20pct_mb": round(max(early) / 1024, 1),
         "rss_last_10pct_mb": round(max(late) / 1024, 1),
         "anon_by_tenth_mb": [round(a / 1024) for a in tenths],
+        "median_anon_by_tenth_mb": [round(a / 1024) for a in median_tenths],
         "dump_mb": round(dump.stat().st_size / 2**20, 1),
         "output_mb": round(out.stat().st_size / 2**20, 1),
         "store_mb": round(store.stat().st_size / 2**20, 1),
@@ -215,6 +221,9 @@ def main() -> None:
     print("\npeak anonymous RSS (MB) in each tenth of the run:")
     for r in results:
         print(f"{r['rows']:>9} {'yes' if r['sentiment'] else 'no':>9}   " + " ".join(f"{a:>4}" for a in r["anon_by_tenth_mb"]))
+    print("median anonymous RSS (MB) in each tenth of the run:")
+    for r in results:
+        print(f"{r['rows']:>9} {'yes' if r['sentiment'] else 'no':>9}   " + " ".join(f"{a:>4}" for a in r["median_anon_by_tenth_mb"]))
     print(f"\nmachine: {info['platform']}, Python {info['python']}, {info['usable_cores']} usable cores "
           f"of {info['cores']}, {info['memory']} RAM; load average {info['load_avg_at_start']} -> "
           f"{info['load_avg_at_end']} (shared machine: docs/s are lower bounds)")
