@@ -7,6 +7,10 @@ in its own subprocess with a fresh store and a Parquet output, and reports wall 
 docs/s and the child's peak RSS (``wait4``), plus its RSS early in the run and at the end,
 from ``/proc`` polling, and the peak anonymous RSS in each tenth of the run. With streaming,
 peak RSS stays flat while the row count grows, and the tenths of one long run stay level.
+Short runs end before the steady state: the 65,536 newest ids kept in memory and DuckDB's
+cache (up to ``store.memory_limit``) fill during the first few hundred thousand rows, up to
+fixed caps. The summary prints the growth between consecutive sizes; the plateau shows
+between 1M and 2M rows (``--sizes 1000000,2000000``, about 70 minutes on one core).
 
 The row-count series runs with ``--no-sentiment`` (ingest, normalise, PII masking,
 tokenise, store, output): the classifier on a 2-core machine scores some tens of texts a
@@ -16,6 +20,7 @@ second, so 1M rows with sentiment would take many hours. When the shipped model
 
     .venv/bin/python benchmarks/batch_scale.py                 # 10k, 100k, 1M
     .venv/bin/python benchmarks/batch_scale.py --sizes 10000 --workdir /tmp/voc-bench
+    taskset -c 1 .venv/bin/python benchmarks/batch_scale.py --sizes 1000000,2000000 --sentiment-rows 0
 """
 
 from __future__ import annotations
@@ -218,6 +223,11 @@ def main() -> None:
     for r in results:
         print(f"{r['rows']:>9} {'yes' if r['sentiment'] else 'no':>9} {r['seconds']:>8} {r['docs_per_s']:>8} "
               f"{r['peak_rss_mb']:>11} {r['peak_anon_mb']:>8} {r['rss_10_20pct_mb']:>10} {r['rss_last_10pct_mb']:>12} {r['dump_mb']:>8}")
+    series = [r for r in results if not r["sentiment"]]
+    for a, b in zip(series, series[1:]):
+        grow = b["peak_rss_mb"] - a["peak_rss_mb"]
+        print(f"peak RSS from {a['rows']:,} to {b['rows']:,} rows ({b['rows'] / a['rows']:.0f}x): "
+              f"{grow:+.1f} MB ({grow / a['peak_rss_mb']:+.1%}), anon {b['peak_anon_mb'] - a['peak_anon_mb']:+.1f} MB")
     print("\npeak anonymous RSS (MB) in each tenth of the run:")
     for r in results:
         print(f"{r['rows']:>9} {'yes' if r['sentiment'] else 'no':>9}   " + " ".join(f"{a:>4}" for a in r["anon_by_tenth_mb"]))
