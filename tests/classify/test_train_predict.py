@@ -84,6 +84,17 @@ def test_training_is_deterministic(tiny_mecab_bert: Path, labelled_csv: Path, tm
         assert (outs[0][key] == outs[1][key]).all()
 
 
+def test_a_small_file_still_gets_min_steps(tiny_mecab_bert: Path, labelled_csv: Path, tmp_path: Path) -> None:
+    """A few hundred rated reviews make only tens of steps in 2 epochs; min_steps adds epochs."""
+    common = dict(data=[str(labelled_csv)], base=str(tiny_mecab_bert), batch_size=8, lora_layers=2, lora_r=4,
+                  eval_fraction=0.0, progress=False, epochs=0.5)
+    few = train(TrainArgs(output=str(tmp_path / "few"), min_steps=0, **common))
+    more = train(TrainArgs(output=str(tmp_path / "more"), min_steps=7, **common))
+    steps = [json.loads((m / "manifest.json").read_text("utf-8"))["training"]["steps"] for m in (few, more)]
+    assert steps[0] < 7
+    assert steps[1] == 7
+
+
 def test_predict_results_and_bad_input(tiny_model: Path) -> None:
     clf = Classifier.load(tiny_model, quantize=True)
     long_text = "配送が遅くて最悪でした。" * 200 + "でも商品はとても良い!" * 100
