@@ -40,10 +40,10 @@ def write_card(folder: Path, cfg: HeadsConfig, manifest: dict[str, Any], metrics
     data = manifest.get("data", {})
     args = manifest.get("args", {})
     cmd = ["voc", "train", *[str(d) for d in args.get("data", [])], "--output", str(args.get("output"))]
-    defaults = {
-        "epochs": 2.0, "batch_size": 16, "learning_rate": 3e-4, "lora_layers": 6, "seed": 42, "max_length": 128,
-        "min_steps": 60,
-    }
+    from voc.classify.train import TrainArgs  # here: train imports this module
+
+    shown = ("epochs", "batch_size", "learning_rate", "lora_layers", "seed", "max_length", "min_steps")
+    defaults = {k: TrainArgs.__dataclass_fields__[k].default for k in shown}
     for k, default in defaults.items():
         if args.get(k) != default and args.get(k) is not None:
             cmd += [f"--{k.replace('_', '-')}", str(args[k])]
