@@ -110,6 +110,24 @@ def test_predict_results_and_bad_input(tiny_model: Path) -> None:
     assert preds[5].error is None and len(preds[5].sentences) > 10  # long: scored per sentence
 
 
+def test_long_text_is_read_in_passages_of_whole_sentences(tiny_model: Path) -> None:
+    """A text over the window is cut at sentence ends into passages that each fit the
+    window; the passages cover every sentence, in order, once."""
+    from voc.text.normalize import split_sentences
+
+    clf = Classifier.load(tiny_model)
+    clf.max_length = 64
+    text = "".join(f"{n}回目の注文です。配送は遅れましたが、商品は丁寧に梱包されていて満足しています！" for n in range(1, 13))
+    sents = split_sentences(text)
+    passages = clf._passages(sents)
+    assert 1 < len(passages) < len(sents)
+    assert "".join(passages) == "".join(sents)
+    assert all(len(ids) <= clf.max_length for ids in clf.encode_lengths(passages))
+    (pred,) = clf.predict([text])
+    assert pred.n_tokens > clf.max_length and len(pred.sentences) == len(sents)
+    assert abs(sum(pred.sentiment_probs.values()) - 1) < 1e-4
+
+
 def test_one_megabyte_text_is_scored(tiny_model: Path) -> None:
     clf = Classifier.load(tiny_model)
     text = ("返品したいのに窓口が全然つながらない。" * 20 + "\n") * 2700
