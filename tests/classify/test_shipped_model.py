@@ -1,9 +1,10 @@
 """The shipped model (models/voc-sentiment-ja) on Japanese customer feedback it never saw.
 
-Floors, not exact figures: the held-out binary accuracy floor (0.82) sits a few points under
-what the model measured (0.876, model card, "How to read the metrics"), so a retrained model
-that reads reviews worse fails here before it is promoted; the positive-recall floor (0.75,
-measured 0.90) only catches a model that calls most reviews negative."""
+Floors, not exact figures: the held-out binary accuracy floors (0.82 on short and medium
+reviews, 0.76 on long ones) sit a few points under what the model measured (0.881 and 0.824,
+model card, "How to read the metrics"), so a retrained model that reads reviews worse fails
+here before it is promoted; the positive-recall floor (0.75, measured 0.86) only catches a
+model that calls most reviews negative."""
 
 from __future__ import annotations
 
@@ -71,7 +72,7 @@ def test_long_held_out_reviews_binary_accuracy(shipped: Classifier) -> None:
     data = load_labelled([LONG_HELD_OUT], labels_from="rating")
     m = evaluate(shipped, data.examples)["sentiment"]
     assert m["binary_n"] == 68
-    assert m["binary_accuracy"] >= 0.70, m["binary_accuracy"]
+    assert m["binary_accuracy"] >= 0.76, m["binary_accuracy"]
 
 
 def _texts(files: object) -> set[str]:
