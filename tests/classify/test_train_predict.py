@@ -95,6 +95,49 @@ def test_a_small_file_still_gets_min_steps(tiny_mecab_bert: Path, labelled_csv: 
     assert steps[1] == 7
 
 
+def test_a_step_in_parts_has_the_gradients_of_the_whole_batch(tiny_model: Path) -> None:
+    """--max-batch-tokens: a step run in parts (long texts) must change the model exactly as
+    the whole batch would, or the option would change what a training run learns."""
+    import torch
+
+    from voc.classify.data import Example
+    from voc.classify.model import load_module
+    from voc.classify.train import _accumulate, _pad, _soft_ce, _targets
+
+    module, tok, cfg = load_module(tiny_model)
+    module.eval()  # no dropout: both ways must see the same network
+    for p in module.parameters():
+        p.requires_grad_(True)
+    texts = ["配送が遅くて箱も潰れていた。最悪です", "とても使いやすく、買ってよかった！", "普通です",
+             "サポートの対応が丁寧で安心しました。また利用します。", "値段の割に品質が悪い", "届くのが早かった"]
+    sentiments = ["negative", "positive", "neutral", "positive", "negative", None]
+    emotions = [None, "喜び", "平静", "安心", "怒り", "喜び"]
+    ex = [Example(t, {s: 1.0} if s else None, {e: 1.0} if e else None, str(i), "test")
+          for i, (t, s, e) in enumerate(zip(texts, sentiments, emotions))]
+    ids = tok([cfg.prefix + t for t in texts], truncation=True, max_length=64)["input_ids"]
+    s_t, s_has = _targets(ex, "sentiment", cfg.sentiment_labels)
+    e_t, e_has = _targets(ex, "emotion", cfg.emotion_labels)
+    s_w, e_w = torch.ones(s_t.shape[1]), torch.ones(e_t.shape[1])
+    batch = list(range(len(texts)))
+
+    module.zero_grad()
+    input_ids, mask = _pad(ids, batch, 0)
+    s_logits, e_logits = module(input_ids, mask)
+    whole = _soft_ce(s_logits, s_t, s_has, s_w) + 0.5 * _soft_ce(e_logits, e_t, e_has, e_w)
+    whole.backward()
+    expected = {n: p.grad.clone() for n, p in module.named_parameters() if p.grad is not None}
+
+    module.zero_grad()
+    width = max(len(x) for x in ids)
+    loss, learned = _accumulate(module, ids, batch, 0, 2 * width, (s_t, s_has, s_w), (e_t, e_has, e_w), 0.5)
+    assert learned
+    assert torch.allclose(loss, whole.detach(), atol=1e-6)
+    got = {n: p.grad for n, p in module.named_parameters() if p.grad is not None}
+    assert got.keys() == expected.keys() and expected
+    for n, g in expected.items():
+        assert torch.allclose(got[n], g, atol=1e-6), n
+
+
 def test_predict_results_and_bad_input(tiny_model: Path) -> None:
     clf = Classifier.load(tiny_model, quantize=True)
     long_text = "配送が遅くて最悪でした。" * 200 + "でも商品はとても良い!" * 100

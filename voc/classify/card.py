@@ -42,7 +42,7 @@ def write_card(folder: Path, cfg: HeadsConfig, manifest: dict[str, Any], metrics
     cmd = ["voc", "train", *[str(d) for d in args.get("data", [])], "--output", str(args.get("output"))]
     from voc.classify.train import TrainArgs  # here: train imports this module
 
-    shown = ("epochs", "batch_size", "learning_rate", "lora_layers", "seed", "max_length", "min_steps")
+    shown = ("epochs", "batch_size", "max_batch_tokens", "learning_rate", "lora_layers", "seed", "max_length", "min_steps")
     defaults = {k: TrainArgs.__dataclass_fields__[k].default for k in shown}
     for k, default in defaults.items():
         if args.get(k) != default and args.get(k) is not None:
