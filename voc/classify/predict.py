@@ -216,6 +216,11 @@ class Classifier:
         }
 
     # ------------------------------------------------------------------------------
+    @functools.cached_property
+    def _overhead(self) -> int:
+        """Tokens every text gets besides its own: the prefix and the special tokens."""
+        return len(self.encode_lengths([""])[0])
+
     def encode_lengths(self, texts: Sequence[str]) -> list[list[int]]:
         prefix = self.config.prefix
         enc = self.tokenizer([prefix + t for t in texts], add_special_tokens=True, truncation=False, verbose=False)
@@ -290,7 +295,7 @@ class Classifier:
     def _passages(self, sents: Sequence[str]) -> list[str]:
         """Consecutive sentences packed into passages of at most ``max_length`` tokens (a
         sentence longer than that on its own is one passage, cut by the window)."""
-        overhead = len(self.encode_lengths([""])[0])
+        overhead = self._overhead
         room = self.max_length - overhead
         passages: list[str] = []
         current: list[str] = []
@@ -310,7 +315,6 @@ class Classifier:
         self,
         units: Sequence[str],
         passage_units: dict[int, list[int]],
-        passage_texts: dict[int, list[str]],
         s_prob: Any,
         e_prob: Any,
         exact: Any,
@@ -323,7 +327,7 @@ class Classifier:
         for i, us in passage_units.items():
             if all(exact[u] for u in us):
                 continue
-            sp, ep = _aggregate(passage_texts[i], s_prob[us], e_prob[us])
+            sp, ep = _aggregate([units[u] for u in us], s_prob[us], e_prob[us])
             if _near_boundary(sp[None], ep[None])[0]:
                 redo.extend(us)
         if redo:
@@ -368,10 +372,8 @@ class Classifier:
             return unit_of[t]
 
         whole: dict[int, int] = {}  # text -> unit of the whole text
-        sentence_units: dict[int, list[int]] = {}
-        passage_units: dict[int, list[int]] = {}
-        passage_texts: dict[int, list[str]] = {}
-        sentence_texts: dict[int, list[str]] = {}
+        sentence_units: dict[int, list[int]] = {}  # long (or sentence_level) text -> its sentences
+        passage_units: dict[int, list[int]] = {}  # long text -> its passages
         for i, text in enumerate(clean):
             if results[i].error:
                 continue
@@ -380,17 +382,15 @@ class Classifier:
             long_text = n_tok > self.max_length
             sents = split_sentences(text) if (long_text or sentence_level) else []
             if long_text or (sentence_level and len(sents) > 1):
-                sentence_texts[i] = sents
                 sentence_units[i] = [unit(x) for x in sents]
             if long_text:
-                passage_texts[i] = self._passages(sents)
-                passage_units[i] = [unit(x) for x in passage_texts[i]]
+                passage_units[i] = [unit(x) for x in self._passages(sents)]
             else:
                 whole[i] = unit(text)
         try:
             s_prob, e_prob, exact = self._probabilities(units)
             if not exact.all():  # a long text near a boundary as a whole: its passages in fp32
-                self._recheck_documents(units, passage_units, passage_texts, s_prob, e_prob, exact)
+                self._recheck_documents(units, passage_units, s_prob, e_prob, exact)
         except Exception as exc:  # a model failure must not lose the batch: say why per row
             logger.exception("the classifier failed on a batch of %d texts", len(units))
             for i in {*whole, *passage_units}:
@@ -401,13 +401,13 @@ class Classifier:
         for i, res in enumerate(results):
             if res.error:
                 continue
-            sents = sentence_texts.get(i, [])
+            sents = [units[u] for u in sentence_units.get(i, [])]
             scored = [(s_prob[u], e_prob[u]) for u in sentence_units.get(i, [])]
             if i in whole:
                 sp, ep = s_prob[whole[i]], e_prob[whole[i]]
             else:  # long text: length-weighted mean of its passages
                 us = passage_units[i]
-                sp, ep = _aggregate(passage_texts[i], s_prob[us], e_prob[us])
+                sp, ep = _aggregate([units[u] for u in us], s_prob[us], e_prob[us])
             res.sentiment_probs = {lab: float(p) for lab, p in zip(s_labels, sp, strict=False)}
             res.emotion_probs = {lab: float(p) for lab, p in zip(e_labels, ep, strict=False)}
             if s_labels:

@@ -283,22 +283,11 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
         for batch in _batches([len(x) for x in ids], args.batch_size, rng):
             if step >= total_steps:
                 break
-            width = max(len(ids[i]) for i in batch)
             optim.zero_grad()
-            if args.max_batch_tokens and len(batch) * width > args.max_batch_tokens:
-                # sixteen 512-token reviews at once peaked at 17 GB and ran slower per text
-                # than eight: the same step in parts, each part's loss scaled to the batch
-                loss, learned = _accumulate(module, ids, batch, pad, args.max_batch_tokens, (s_t, s_has, s_w),
-                                            (e_t, e_has, e_w), args.emotion_weight)
-            else:
-                input_ids, mask = _pad(ids, batch, pad)
-                s_logits, e_logits = module(input_ids, mask)
-                loss = _soft_ce(s_logits, s_t[batch], s_has[batch], s_w) + args.emotion_weight * _soft_ce(
-                    e_logits, e_t[batch], e_has[batch], e_w
-                )
-                learned = loss.requires_grad
-                if learned:
-                    loss.backward()
+            # sixteen 512-token reviews at once peaked at 17 GB and ran slower per text than
+            # eight: a step over max_batch_tokens runs in parts whose gradients add up
+            loss, learned = _accumulate(module, ids, batch, pad, args.max_batch_tokens, (s_t, s_has, s_w),
+                                        (e_t, e_has, e_w), args.emotion_weight)
             if learned:
                 torch.nn.utils.clip_grad_norm_([p for g in optim.param_groups for p in g["params"]], 1.0)
                 optim.step()
@@ -365,23 +354,27 @@ def _accumulate(
     emotion: tuple[Any, Any, Any],
     emotion_weight: float,
 ) -> tuple[Any, bool]:
-    """One optimizer step's gradients, computed in parts of at most ``max_tokens`` padded
-    tokens: each part's summed loss is divided by the whole batch's count of labelled texts,
-    so the gradients add up to those of the batch's mean loss. Returns that loss (detached)
-    and whether any part had a gradient."""
+    """One optimizer step's gradients (``backward`` is called here). A batch wider than
+    ``max_tokens`` padded tokens (0: no limit) runs in parts, shortest texts first: each
+    part's mean loss is weighted by its share of the batch's labelled texts, so the gradients
+    add up to those of the batch's mean loss. A batch that fits is one part, as is, weighted
+    1. Returns that loss (detached) and whether it had a gradient."""
     import torch
 
     s_t, s_has, s_w = sentiment
     e_t, e_has, e_w = emotion
-    n_s = max(1, int(s_has[list(batch)].sum()))
-    n_e = max(1, int(e_has[list(batch)].sum()))
-    ordered = sorted(batch, key=lambda i: len(ids[i]))
-    width = len(ids[ordered[-1]])
-    size = max(1, max_tokens // width)
+    width = max(len(ids[i]) for i in batch)
+    if max_tokens and len(batch) * width > max_tokens:
+        ordered = sorted(batch, key=lambda i: len(ids[i]))
+        size = max(1, max_tokens // width)
+        parts = [ordered[k : k + size] for k in range(0, len(ordered), size)]
+    else:
+        parts = [list(batch)]
+    n_s = max(1, int(s_has[batch].sum()))
+    n_e = max(1, int(e_has[batch].sum()))
     total = torch.zeros(())
     learned = False
-    for k in range(0, len(ordered), size):
-        part = ordered[k : k + size]
+    for part in parts:
         input_ids, mask = _pad(ids, part, pad)
         s_logits, e_logits = module(input_ids, mask)
         loss = _soft_ce(s_logits, s_t[part], s_has[part], s_w) * (int(s_has[part].sum()) / n_s) + emotion_weight * (
