@@ -11,8 +11,8 @@ What makes it fast on a laptop (see ``benchmarks/classify_speed.py`` for the fig
   boundary (the top two probabilities of either head within ``BF16_GUARD_*``) is scored again
   in float32, so labels agree with float32 (``benchmarks/classify_speed.py`` measures it);
 * optional int8 dynamic quantization of the encoder's linear layers (``quantize=True``).
-  It is off by default: on the shipped model it agreed with fp32 on only 86% of sentiment
-  labels (75% of top emotions) in ``benchmarks/classify_speed.py``, below the 99% bar;
+  It is off by default: on the shipped model it agreed with fp32 on only 83.5% of sentiment
+  labels (72.5% of top emotions) in ``benchmarks/classify_speed.py``, below the 99% bar;
 * long texts (more tokens than ``max_length``, the window the model reads: 256 for the
   shipped model) are cut at sentence ends into passages of at most ``max_length`` tokens,
   and the passages' probabilities are averaged, weighted by length. On the long held-out
