@@ -290,7 +290,7 @@ def train(
     max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", help=_h("max_batch_tokens"))] = 2048,
     learning_rate: Annotated[float, typer.Option("--learning-rate", help=_h("learning_rate"))] = 3e-4,
     max_length: Annotated[int, typer.Option("--max-length", help=_h("max_length"))] = 128,
-    lora_layers: Annotated[int, typer.Option("--lora-layers", help=_h("lora_layers"))] = 6,
+    lora_layers: Annotated[int, typer.Option("--lora-layers", help=_h("lora_layers"))] = 12,
     seed: Annotated[int, typer.Option("--seed", help=_h("seed"))] = 42,
     name: Annotated[str, typer.Option("--name", help=_h("name"))] = "voc-model",
     data_license: Annotated[Optional[list[str]], typer.Option("--data-license", help=_h("data_licenses"))] = None,

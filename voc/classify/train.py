@@ -1,8 +1,13 @@
 """Fine-tuning: one encoder with a sentiment head and an emotion head.
 
 Parameter-efficient: LoRA adapters (peft) on the attention and feed-forward layers of the
-top ``lora_layers`` encoder layers, plus the two heads. The layers below stay frozen, so
-back-propagation stops early and ~10k short texts train in minutes on two CPU cores.
+top ``lora_layers`` encoder layers (by default 12: all of e5-small's), plus the two heads.
+The encoder's own weights stay frozen and only the adapters (5 MB) learn: ~10k short texts
+train in about seven minutes on two CPU cores. Adapting all 12 layers rather than the top 6
+read held-out reviews better (0.852 -> 0.876 binary) and emotion on a NAIST domain never
+seen (macro-F1 0.501 -> 0.521 on cleaning, 0.517 -> 0.530 on exercise;
+``benchmarks/emotion_transfer.py``: four NAIST domains, about 16k utterances, train in
+671 s on two cores).
 
 Both heads learn from label *distributions* (soft cross-entropy): a hard label is a
 distribution with one 1.0, annotator votes (NAIST's 平静-喜び-平静) keep their uncertainty,
@@ -81,7 +86,10 @@ class TrainArgs:
     max_length: int = field(default=128, metadata={"help": "Tokens per training text (longer ones are cut)."})
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling."})
-    lora_layers: int = field(default=6, metadata={"help": "Adapt the top N encoder layers (0: heads only)."})
+    lora_layers: int = field(
+        default=12,
+        metadata={"help": "Adapt the top N encoder layers (0: heads only; e5-small has 12, so all of them)."},
+    )
     emotion_weight: float = field(default=1.0, metadata={"help": "Weight of the emotion loss."})
     class_balance: bool = field(default=True, metadata={"help": "Weight classes by inverse sqrt frequency."})
     seed: int = field(default=42, metadata={"help": "Random seed."})
