@@ -132,3 +132,26 @@ def test_unknown_precision_is_a_clear_error(tmp_path: Path) -> None:
     assert proc.returncode != 0
     assert "E052" in proc.stderr and "auto, fp32, bf16" in proc.stderr
     assert not (tmp_path / "v.duckdb").exists()  # refused before anything was written
+
+
+def test_train_cli_defaults_are_those_of_train_args() -> None:
+    """`voc train`'s options repeat TrainArgs' defaults; a default changed in one place only
+    would make the CLI and the Python API train different models from the same data."""
+    import typer.main
+
+    from voc.classify.train import TrainArgs
+    from voc.cli import app
+
+    train = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
+    fields = TrainArgs.__dataclass_fields__
+    checked = []
+    for param in train.params:
+        field = fields.get(param.name) or fields.get(f"{param.name}s")
+        if field is None or param.name in ("data", "output"):
+            continue
+        default = field.default_factory() if callable(field.default_factory) else field.default
+        if default == []:
+            default = None  # a repeatable option without values
+        assert param.default == default, (param.name, param.default, default)
+        checked.append(param.name)
+    assert {"lora_layers", "epochs", "max_length", "max_batch_tokens", "min_steps"} <= set(checked)
