@@ -19,6 +19,8 @@ import platform
 from collections import defaultdict
 from pathlib import Path
 
+from voc.classify.evaluate import sign_agrees
+from voc.classify.labels import sentiment_from_rating
 from voc.classify.predict import Classifier
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -33,7 +35,7 @@ def main() -> None:
     args = ap.parse_args()
     models = args.model or [ROOT / "models" / "voc-sentiment-ja"]
     rows = [json.loads(line) for line in args.data.open(encoding="utf-8")]
-    rows = [r for r in rows if int(r["rating"]) != 3]
+    rows = [r for r in rows if sentiment_from_rating(r["rating"]) in ("positive", "negative")]
     print(f"machine: {platform.platform()} | {len(rows)} texts with 1-2 or 4-5 stars from {args.data}")
     kinds = sorted({r["phenomenon"] for r in rows})
     table: dict[str, dict[str, tuple[int, int]]] = {}
@@ -41,7 +43,8 @@ def main() -> None:
         preds = Classifier.load(folder, precision="fp32").predict([r["text"] for r in rows])
         hits: dict[str, list[int]] = defaultdict(lambda: [0, 0])
         for r, p in zip(rows, preds, strict=True):
-            right = p.sentiment_score is not None and (p.sentiment_score > 0) == (int(r["rating"]) >= 4)
+            gold = sentiment_from_rating(r["rating"])
+            right = p.sentiment_score is not None and sign_agrees(gold, p.sentiment_score)  # type: ignore[arg-type]
             for key in (r["phenomenon"], "all"):
                 hits[key][0] += right
                 hits[key][1] += 1

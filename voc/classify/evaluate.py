@@ -58,6 +58,12 @@ def head_metrics(gold: Sequence[str], pred: Sequence[str], conf: Sequence[float]
     }
 
 
+def sign_agrees(gold: str, score: float) -> bool:
+    """The binary check ("binary acc (score sign)"): a positive ``sentiment_score`` for a
+    positive gold label, zero or below for a negative one."""
+    return (score > 0) == (gold == "positive")
+
+
 def evaluate(classifier: Any, examples: Sequence[Example]) -> dict[str, Any]:
     """Score ``examples`` with a :class:`~voc.classify.predict.Classifier` and measure."""
     texts = [e.text for e in examples]
@@ -96,7 +102,7 @@ def evaluate(classifier: Any, examples: Sequence[Example]) -> dict[str, Any]:
                 if (g := _gold(e.sentiment)) in ("positive", "negative") and p.sentiment_score is not None
             ]
             if pairs:
-                m["binary_accuracy"] = sum((s > 0) == (g == "positive") for g, s in pairs) / len(pairs)
+                m["binary_accuracy"] = sum(sign_agrees(g, s) for g, s in pairs) / len(pairs)
                 m["binary_n"] = len(pairs)
     return out
 
