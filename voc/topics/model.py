@@ -1136,10 +1136,13 @@ def match_curation(
     merged again); for a renamed topic only the best match keeps the label.
 
     A broad topic may be laid out differently by a refit (another seed, or embeddings that
-    differ in the last digits on another CPU) and then reach neither bar. An item that
-    matched nothing goes to its mutual best match: the new topic most similar to it, for
-    which no other item is more similar, when their similarity is at least
-    ``MUTUAL_MATCH_FLOOR`` and that topic inherited nothing else.
+    differ in the last digits on another CPU) and then reach neither bar. The items that
+    matched nothing are then paired with the topics that inherited nothing, most similar
+    pair first (greedy), each item and each topic at most once, when their similarity is
+    at least ``MUTUAL_MATCH_FLOOR``: an item's best topic, unless a more similar item took
+    it first, then its next best. An item that already has a topic does not take part, so
+    it cannot block another (a merged item whose part resembles a topic that a renamed one
+    needs).
     """
     if not len(centroids):
         return {}
@@ -1160,18 +1163,27 @@ def match_curation(
                         best = cand
         if best is not None:
             out[t] = -best[2]
+    # the rest: most similar (item, topic) pairs first, each item and topic used once, so
+    # an item that already has its topic never blocks another from its best remaining one
     matched = set(out.values())
-    for k in range(len(items)):
-        if k in matched:
-            continue
-        t = int(np.argmax(sims[k]))
-        if t not in out and sims[k, t] >= MUTUAL_MATCH_FLOOR and int(np.argmax(sims[:, t])) == k:
+    pairs = sorted(
+        (
+            (-float(sims[k, t]), k, t)
+            for k in range(len(items))
+            if k not in matched
+            for t in range(len(centroids))
+            if t not in out and sims[k, t] >= MUTUAL_MATCH_FLOOR
+        ),
+    )
+    for _, k, t in pairs:
+        if k not in matched and t not in out:
             out[t] = k
+            matched.add(k)
     return out
 
 
-#: the lowest centroid similarity at which a curated item still goes to its mutual best
-#: match in a refit (see :func:`match_curation`)
+#: the lowest centroid similarity at which an unmatched curated item is still paired with
+#: a topic in a refit (see :func:`match_curation`)
 MUTUAL_MATCH_FLOOR = 0.7
 
 
