@@ -1,8 +1,8 @@
 """The shipped model (models/voc-sentiment-ja) on Japanese customer feedback it never saw.
 
 Floors, not exact figures: the held-out binary accuracy floors (0.88 on short and medium
-reviews, 0.79 on long ones, 0.85 on reviews whose verdict hinges on negation) sit a few
-points under what the model measured (0.924, 0.838 and 0.886, model card, "How to read the
+reviews, 0.86 on long ones, 0.85 on reviews whose verdict hinges on negation) sit a few
+points under what the model measured (0.924, 0.897 and 0.886, model card, "How to read the
 metrics"), so a retrained model that reads reviews worse fails here before it is promoted;
 the positive-recall floor (0.75) only catches a model that calls most reviews negative."""
 
@@ -23,6 +23,7 @@ MODEL = ROOT / "models" / "voc-sentiment-ja"
 HELD_OUT = ROOT / "data" / "eval" / "voc_written_reviews_test"
 LONG_HELD_OUT = ROOT / "data" / "eval" / "voc_long_reviews_test"
 NEGATION_HELD_OUT = ROOT / "data" / "eval" / "voc_negation_test"
+LONG_DEV = ROOT / "data" / "eval" / "voc_long_reviews_dev"
 TRAIN = ROOT / "data" / "train"
 
 
@@ -69,12 +70,30 @@ def test_held_out_reviews_binary_accuracy(shipped: Classifier) -> None:
 
 def test_long_held_out_reviews_binary_accuracy(shipped: Classifier) -> None:
     """80 long held-out reviews (464-2,042 characters, all over the 256-token window): read
-    in passages of whole sentences. Their verdicts sit among long descriptions, complaints
-    about a previous product, lists of small flaws."""
+    in passages of whole sentences, the last counting twice. Their verdicts sit among long
+    descriptions, complaints about a previous product, lists of small flaws."""
     data = load_labelled([LONG_HELD_OUT], labels_from="rating")
     m = evaluate(shipped, data.examples)["sentiment"]
     assert m["binary_n"] == 68
-    assert m["binary_accuracy"] >= 0.79, m["binary_accuracy"]
+    assert m["binary_accuracy"] >= 0.86, m["binary_accuracy"]
+
+
+def test_long_reviews_that_conclude_at_the_end(shipped: Classifier) -> None:
+    """The development set of long reviews on which the passage weighting was chosen
+    (0.702 with plain length weighting, 0.893 with the last passage counted twice): a
+    4-5 star review that spends most of its length on small problems and says at the end
+    that it is satisfied is read as positive."""
+    import json
+
+    rows = [json.loads(line) for f in sorted(LONG_DEV.glob("*.jsonl")) for line in f.open(encoding="utf-8")]
+    late = [r for r in rows if r["structure"] == "complaints_then_praise"]
+    assert len(late) == 16 and all(r["rating"] >= 4 for r in late)
+    scores = [p.sentiment_score for p in shipped.predict([r["text"] for r in late])]
+    assert sum(s > 0 for s in scores) >= 13, scores  # 14 of 16 measured (9 before)
+    data = load_labelled([LONG_DEV], labels_from="rating")
+    m = evaluate(shipped, data.examples)["sentiment"]
+    assert m["binary_n"] == 84
+    assert m["binary_accuracy"] >= 0.85, m["binary_accuracy"]
 
 
 def test_negation_held_out_binary_accuracy(shipped: Classifier) -> None:
@@ -98,9 +117,12 @@ def test_held_out_sets_are_not_in_the_training_data() -> None:
     held = _texts(HELD_OUT.glob("*.jsonl"))
     long_held = _texts(LONG_HELD_OUT.glob("*.jsonl"))
     negation_held = _texts(NEGATION_HELD_OUT.glob("*.jsonl"))
+    long_dev = _texts(LONG_DEV.glob("*.jsonl"))
     trained = _texts(TRAIN.glob("*/*.jsonl"))
     assert len(held) == 240 and len(long_held) == 80 and len(negation_held) == 160
+    assert len(long_dev) == 100
     assert not held & trained and not long_held & trained and not negation_held & trained
+    assert not long_dev & trained and not long_dev & long_held
 
 
 def test_card_records_a_licence_for_every_source() -> None:

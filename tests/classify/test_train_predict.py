@@ -171,6 +171,27 @@ def test_long_text_is_read_in_passages_of_whole_sentences(tiny_model: Path) -> N
     assert abs(sum(pred.sentiment_probs.values()) - 1) < 1e-4
 
 
+def test_a_long_texts_last_passage_counts_twice() -> None:
+    """Passages are averaged by length, the last one (where a review states its verdict)
+    counting twice: 300 characters of small complaints then 150 of praise come out
+    positive; a single passage is its own result."""
+    import numpy as np
+
+    from voc.classify.predict import LAST_PASSAGE_WEIGHT, _aggregate
+
+    assert LAST_PASSAGE_WEIGHT == 2.0
+    parts = ["細かい不満" * 60, "でも買ってよかった" * 15 + "。"]  # 300 and 136 characters
+    neg, pos = np.array([0.9, 0.05, 0.05]), np.array([0.05, 0.05, 0.9])
+    emo = np.full((2, 5), 0.2)
+    sp, ep = _aggregate(parts, [neg, pos], emo)
+    w = np.array([300.0, 2 * 136.0])
+    assert np.allclose(sp, (w[0] * neg + w[1] * pos) / w.sum())
+    assert sp[2] < sp[0]  # 300 vs 272: still negative here ...
+    sp, _ = _aggregate([parts[0], parts[1] * 2], [neg, pos], emo)
+    assert sp[2] > sp[0]  # ... and positive once the conclusion is a little longer
+    assert np.allclose(_aggregate([parts[0]], [neg], emo[:1])[0], neg)
+
+
 def test_one_megabyte_text_is_scored(tiny_model: Path) -> None:
     clf = Classifier.load(tiny_model)
     text = ("返品したいのに窓口が全然つながらない。" * 20 + "\n") * 2700

@@ -15,9 +15,14 @@ What makes it fast on a laptop (see ``benchmarks/classify_speed.py`` for the fig
   labels (72.5% of top emotions) in ``benchmarks/classify_speed.py``, below the 99% bar;
 * long texts (more tokens than ``max_length``, the window the model reads: 256 for the
   shipped model) are cut at sentence ends into passages of at most ``max_length`` tokens,
-  and the passages' probabilities are averaged, weighted by length. On the long held-out
-  reviews (data/eval/voc_long_reviews_test, 68 with 1-2 or 4-5 stars) the shipped model
-  reads 0.838 of them right (binary) this way. Measured on earlier models: 256-token
+  and the passages' probabilities are averaged, weighted by length, the last passage
+  counting ``LAST_PASSAGE_WEIGHT`` (2) times: a long review usually ends on its verdict
+  (「と、不満ばかり書きましたが、買ってよかったです」) after paragraphs of details of the
+  other polarity. Chosen on a development set written for it
+  (data/eval/voc_long_reviews_dev, 84 reviews with 1-2 or 4-5 stars): plain length
+  weighting read 0.702 of them right, the last passage alone 0.845, twice 0.893, three
+  times 0.905; then confirmed once on the held-out long reviews
+  (data/eval/voc_long_reviews_test, 68): 0.838 -> 0.897. Measured on earlier models: 256-token
   passages beat 512-token ones (0.824 against 0.809), and passages beat averaging single
   sentences (0.721 against 0.632): a sentence alone misses its context (a 5-star review
   that dwells on the product used before). Every sentence of a long text is also scored
@@ -46,6 +51,8 @@ from voc.errors import ROW_EMPTY, ROW_SCORING_FAILED
 logger = logging.getLogger(__name__)
 
 STRONG = 0.6  # a sentence is clearly positive/negative above this probability
+#: weight of a long text's last passage (times its length) when passages are averaged
+LAST_PASSAGE_WEIGHT = 2.0
 MIXED_DOC = 0.25  # a short text is mixed when both polarities exceed this
 #: bfloat16 moved a probability of the shipped model by at most 0.021 (sentiment) and 0.011
 #: (emotion) on 2,000 review sentences, so the gap between the top two probabilities moves
@@ -437,10 +444,13 @@ class Classifier:
 
 
 def _aggregate(parts: Sequence[str], s_probs: Sequence[Any], e_probs: Sequence[Any]) -> tuple[Any, Any]:
-    """A long text's probabilities: the length-weighted mean of its parts' (passages)."""
+    """A long text's probabilities: the length-weighted mean of its parts' (passages),
+    the last part weighted ``LAST_PASSAGE_WEIGHT`` times more (where reviews conclude)."""
     import numpy as np
 
     w = np.array([max(len(s), 1) for s in parts], dtype=float)
+    if len(w) > 1:
+        w[-1] *= LAST_PASSAGE_WEIGHT
     sp = (np.stack(list(s_probs)) * w[:, None]).sum(0) / w.sum()
     ep = (np.stack(list(e_probs)) * w[:, None]).sum(0) / w.sum()
     return sp, ep
