@@ -152,6 +152,7 @@ def test_cli_fit_show_rename_merge_assign(voc_env: Path, tmp_path: Path, written
         ],
     )
     assert res.exit_code == 0, res.output
+    assert "layout: seed " in res.output and "the most central of 5 (seeds 42-46;" in res.output
     df = pd.read_csv(out, encoding="utf-8-sig")
     assert len(df) == len(texts) + 1 and list(df.columns) == [
         "no",

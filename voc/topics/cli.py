@@ -227,6 +227,7 @@ def _fit_common(
         f"{tm.n_topics} topics; unassigned {100 * tm.outlier_share:.1f} % "
         f"(HDBSCAN alone {100 * stats.get('hdbscan_outlier_share', 0):.1f} %); model saved to {folder}"
     )
+    _print_layout(stats)
     if not inputs:
         from voc.store import Store
         from voc.topics.store import write_topics
@@ -415,3 +416,22 @@ def assign(
     if output is not None:
         _write_output(output, rows, topic_ids, [tm.label_of(t) for t in topic_ids])
         typer.echo(f"output: {output}")
+
+
+def _print_layout(stats: dict) -> None:  # type: ignore[type-arg]
+    """Which of the compared layouts was kept, and a plain warning when they disagree."""
+    seeds = stats.get("layout_seeds")
+    if not seeds:
+        return
+    agreement = float(stats.get("layout_agreement", 1.0))
+    typer.echo(
+        f"layout: seed {stats.get('layout_seed')}, the most central of {len(seeds)} "
+        f"(seeds {seeds[0]}-{seeds[-1]}; their agreement {agreement:.2f} of 1.00)"
+    )
+    if agreement < 0.5:
+        typer.echo(
+            f"note: on {stats.get('n_docs', 0):,} complaints the grouping changes a lot from one "
+            "seed to another. Read these topics as a first sorting of the complaints, not a "
+            "fixed structure; more complaints give steadier topics.",
+            err=True,
+        )

@@ -43,6 +43,13 @@ class TopicConfig:
     Reproducibility
         ``seed``: ``random_state`` of UMAP (and of any sampling); the same input and seed
         give the same topics. UMAP then runs on one thread (``n_jobs=1``).
+        ``layouts``: on a few hundred complaints UMAP + HDBSCAN lay the topics out quite
+        differently from one seed to the next. voc therefore clusters with ``layouts``
+        seeds (``seed``, ``seed + 1``, ...) and keeps the most central layout: the one
+        that agrees best (adjusted Rand index) with the others. Their mean agreement is
+        reported (``layout_agreement`` in the fit statistics): below 0.5 the topics are a
+        first grouping, not a stable structure. ``None`` (default): 5 up to
+        ``layouts_up_to`` complaints, 1 above (each layout costs one more UMAP run).
 
     Embeddings
         ``embedding_model``: ``None`` (the offline multilingual-e5-small that voc converts
@@ -96,6 +103,8 @@ class TopicConfig:
     max_topic_share: float | None = 0.15
     max_topics: int | None = None
     seed: int = 42
+    layouts: int | None = None
+    layouts_up_to: int = 5000
     n_neighbors: int = 15
     n_components: int = 5
     embedding_model: str | None = None
@@ -130,6 +139,8 @@ class TopicConfig:
             raise bad("min_topic_size", "must be at least 2")
         if self.min_samples is not None and self.min_samples < 1:
             raise bad("min_samples", "must be at least 1")
+        if self.layouts is not None and self.layouts < 1:
+            raise bad("layouts", "must be at least 1")
         if self.max_topics is not None and self.max_topics < 2:
             raise bad("max_topics", "must be at least 2")
         if self.max_topic_share is not None and not 0.0 < self.max_topic_share <= 1.0:
@@ -161,6 +172,12 @@ class TopicConfig:
         if self.min_topic_size is not None:
             return self.min_topic_size
         return max(10, math.ceil(self.min_topic_share * n_docs))
+
+    def layouts_for(self, n_docs: int) -> int:
+        """How many seeds' layouts are compared for ``n_docs`` complaints."""
+        if self.layouts is not None:
+            return self.layouts
+        return 5 if n_docs <= self.layouts_up_to else 1
 
     def samples_for(self, n_docs: int) -> int:
         """The HDBSCAN ``min_samples`` used for ``n_docs`` complaints."""

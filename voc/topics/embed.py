@@ -6,10 +6,12 @@ can be handed to BERTopic or replaced by any other backend. It follows the e5 re
 ``<s>``/``</s>``, L2 normalisation, long texts in windows averaged by token count) and adds
 what 100,000 complaints on two CPU cores need:
 
-* texts are deduplicated and sorted by length, so batches carry little padding;
-* float32 by default, so a text's vector does not depend on the texts that share its
-  batch (max difference 1e-7 across batchings) and a warm cache gives the same topics as a
-  cold one. The linear layers can run as dynamic int8 instead
+* texts are deduplicated and sorted by length;
+* texts are batched only with texts of the same token length, and run in float32 by
+  default, so a text's vector is bit for bit the same whatever it is embedded with, and a
+  warm cache gives the same topics as a cold one (padding alone moves the last bits, about
+  1e-7, and UMAP turns such differences into another layout on a small corpus). The
+  linear layers can run as dynamic int8 instead
   (``torch.ao.quantization.quantize_dynamic``, per-channel weights; ``quantize=True``),
   about 3.5x faster on CPU, but int8 sets its activation scale per batch: the same text
   moves by up to 0.02 (cosine ~0.99) with its batch companions;
@@ -223,6 +225,7 @@ class E5Embedder(_BaseEmbedder):  # type: ignore[misc,valid-type]
                     "int8c" if self.quantize else "fp32",
                     self.prefix,
                     f"w{self.max_tokens}",
+                    "nopad",  # batches of one token length (vectors of padded batches differ)
                 ]
             )
         return self._key
@@ -381,12 +384,22 @@ class E5Embedder(_BaseEmbedder):  # type: ignore[misc,valid-type]
         for i, ids in enumerate(content):
             chunks = [ids[a : a + wmax] for a in range(0, len(ids), wmax)] or [[]]
             windows.extend((i, [bos, *c, eos], max(len(c), 1)) for c in chunks)
-        order = sorted(range(len(windows)), key=lambda w: (len(windows[w][1]), w))
+        # a batch holds windows of one token length only: no padding, so a window's vector
+        # is bit for bit the same whatever else is embedded with it (padding changes the
+        # last bits, and UMAP turns last bits into another layout)
+        by_length: dict[int, list[int]] = {}
+        for w in sorted(range(len(windows)), key=lambda w: (len(windows[w][1]), w)):
+            by_length.setdefault(len(windows[w][1]), []).append(w)
+        batches = [
+            group[b0 : b0 + self.batch_size]
+            for group in by_length.values()
+            for b0 in range(0, len(group), self.batch_size)
+        ]
         acc = np.zeros((n, dim), np.float64)
         wsum = np.zeros(n, np.float64)
         with torch.inference_mode():
-            for b0 in range(0, len(order), self.batch_size):
-                batch = [windows[w] for w in order[b0 : b0 + self.batch_size]]
+            for ws in batches:
+                batch = [windows[w] for w in ws]
                 width = max(len(ids) for _, ids, _ in batch)
                 input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
                 mask = torch.zeros((len(batch), width), dtype=torch.long)

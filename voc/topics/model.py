@@ -308,7 +308,7 @@ class TopicModeler:
             self.tokenizer, ngram_max=c.ngram_max, min_bigram_count=c.min_bigram_count
         )
 
-    def _umap(self, n: int) -> Any:
+    def _umap(self, n: int, seed: int | None = None) -> Any:
         if self.umap_model is not None:
             return self.umap_model
         from umap import UMAP
@@ -319,10 +319,40 @@ class TopicModeler:
             n_components=c.n_components,
             min_dist=0.0,
             metric="cosine",
-            random_state=c.seed,
+            random_state=c.seed if seed is None else seed,
             n_jobs=1,
             low_memory=True,
         )
+
+    def _choose_layout(self, emb: np.ndarray, stats: dict[str, Any]) -> int:
+        """The UMAP seed to fit with: of ``layouts`` seeds (``seed``, ``seed + 1``, ...),
+        the one whose HDBSCAN partition agrees best (mean adjusted Rand index) with the
+        others' partitions; ties go to the earliest seed. Records the seeds, the choice and
+        the mean pairwise agreement in ``stats``."""
+        from itertools import combinations
+
+        from sklearn.metrics import adjusted_rand_score
+
+        c = self.config
+        n = len(emb)
+        k = c.layouts_for(n)
+        if k <= 1 or self.umap_model is not None or self.hdbscan_model is not None:
+            return c.seed
+        seeds = [c.seed + i for i in range(k)]
+        parts = []
+        for seed in seeds:
+            with _quiet_bertopic():
+                reduced = self._umap(n, seed).fit_transform(emb)
+            parts.append(self._hdbscan(n).fit(reduced).labels_)
+        agree = np.eye(k)
+        for a, b in combinations(range(k), 2):
+            agree[a, b] = agree[b, a] = adjusted_rand_score(parts[a], parts[b])
+        centrality = (agree.sum(1) - 1) / (k - 1)
+        best = int(np.argmax(centrality))  # first of the ties
+        stats["layout_seeds"] = seeds
+        stats["layout_seed"] = seeds[best]
+        stats["layout_agreement"] = round(float(agree[np.triu_indices(k, 1)].mean()), 3)
+        return seeds[best]
 
     def _hdbscan(self, n: int) -> Any:
         if self.hdbscan_model is not None:
@@ -388,12 +418,14 @@ class TopicModeler:
         stats["seconds_embed"] = round(time.perf_counter() - t0, 2)
         if hasattr(self.embedding_model, "unload") and n > 20000:
             self.embedding_model.unload()  # the encoder is not needed during UMAP/HDBSCAN
+        t1 = time.perf_counter()
+        seed = self._choose_layout(emb, stats)
         vec = self._vectorizer()
         ctfidf = ClassTfidfTransformer(reduce_frequent_words=c.reduce_frequent_words)
         bt = BERTopic(
             language="multilingual",
             embedding_model=self.embedding_model,
-            umap_model=self._umap(n),
+            umap_model=self._umap(n, seed),
             hdbscan_model=self._hdbscan(n),
             vectorizer_model=vec,
             ctfidf_model=ctfidf,
@@ -402,7 +434,6 @@ class TopicModeler:
             calculate_probabilities=False,
             verbose=False,
         )
-        t1 = time.perf_counter()
         with _quiet_bertopic():
             raw_topics, _ = bt.fit_transform(docs, emb)
         stats["seconds_cluster"] = round(time.perf_counter() - t1, 2)
