@@ -23,6 +23,16 @@ if not labels:
     )
     st.stop()
 
+fit = ui.call("topics_fit", ctx.ref)
+if fit.get("layout_seeds") and float(fit.get("layout_agreement", 1.0)) < 0.5:
+    st.warning(
+        f"このトピックは {int(fit.get('n_docs', 0)):,} 件の不満から作られました。件数が少ないため、"
+        f"分け方は乱数の種によって大きく変わります（{len(fit['layout_seeds'])} 通りの分け方の一致度 "
+        f"{float(fit['layout_agreement']):.2f}、1.00 で完全一致）。最初の整理として読み、"
+        "不満が増えたら `voc topics refit` で作り直してください。",
+        icon=":material/info:",
+    )
+
 table = ui.call("topics_overview", ctx.ref, f)
 ids = [int(t) for t in table["topic_id"] if int(t) != metrics.NO_TOPIC] + (
     [metrics.NO_TOPIC] if metrics.NO_TOPIC in labels else []

@@ -331,6 +331,8 @@ def open_snapshot(path: str | Path, *, threads: int | None = None) -> Any:
         con.execute("CREATE TABLE voc_items AS " + items_sql("src."))
         con.execute("CREATE TABLE voc_topics AS " + topics_sql("src."))
         con.execute("CREATE TABLE corrections AS SELECT * FROM src.corrections")
+        if "voc_meta" in have:
+            con.execute("CREATE TABLE voc_meta AS SELECT * FROM src.voc_meta")
         runs = "runs" in have
         con.execute(
             "CREATE TABLE voc_runs AS "
@@ -1147,6 +1149,26 @@ def driver_sentence(
 
 
 # -- topics ----------------------------------------------------------------------------------
+def topics_fit(con: Any) -> dict[str, Any]:
+    """How the store's topics were fitted (``voc topics fit``): complaints, the seeds whose
+    layouts were compared and their agreement; ``{}`` when not recorded."""
+    import json
+
+    import duckdb
+
+    try:
+        rows = _q(con, "SELECT value FROM voc_meta WHERE key = 'topics_fit_stats'", [])
+    except duckdb.CatalogException:  # no voc_meta (an old store, or a snapshot without it)
+        return {}
+    if rows.empty:
+        return {}
+    try:
+        out = json.loads(rows["value"].iloc[0])
+    except (TypeError, ValueError):
+        return {}
+    return out if isinstance(out, dict) else {}
+
+
 def topics_overview(con: Any, f: Filters) -> Any:
     """One row per topic: label, keywords, model size, voices and complaints under the filters."""
     import json

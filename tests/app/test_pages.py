@@ -117,6 +117,27 @@ def test_topics_page_opens_a_topic(store: Path, snap) -> None:
     assert sum('class="voc-card"' in h.value for h in at.html) >= 1
 
 
+def test_topics_page_says_when_the_layout_is_unsteady(store: Path) -> None:
+    """`voc topics fit` records how much its five layouts agreed; below 0.5 the page tells
+    the analyst to read the topics as a first sorting. A steady fit shows no such note."""
+    import json
+
+    from voc.store import Store
+    from voc.topics.store import set_current_model
+
+    stats = {"n_docs": 265, "layout_seeds": [42, 43, 44, 45, 46], "layout_seed": 45, "layout_agreement": 0.45}
+    with Store(store) as st:
+        set_current_model(st, "fixture-topics-v1", None, stats)
+        assert json.loads(st.query("SELECT value FROM voc_meta WHERE key = 'topics_fit_stats'")["value"][0]) == stats
+    at = run("topics")
+    notes = [w.value for w in at.warning]
+    assert any("265 件の不満" in w and "0.45" in w and "5 通り" in w for w in notes), notes
+    with Store(store) as st:
+        set_current_model(st, "fixture-topics-v1", None, {**stats, "layout_agreement": 0.8})
+    at = run("topics")
+    assert not any("一致度" in w.value for w in at.warning)
+
+
 def test_trends_page_shows_the_delivery_spike(store: Path) -> None:
     at = run("trends")
     alerts = [e.value for e in at.error]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 from pathlib import Path
 
 import pandas as pd
@@ -46,6 +47,9 @@ def test_fit_on_store_writes_topics_and_views(sample_store: Path, embedder, tmp_
         )
         topic_store.write_topics(st, tm, str(tmp_path / "voc_topics"))
         assert st.count("topic_assignments") == len(ids)
+        fit = json.loads(st.query("SELECT value FROM voc_meta WHERE key = 'topics_fit_stats'")["value"][0])
+        assert fit["n_docs"] == len(ids) and fit["layout_seeds"] == [42, 43, 44, 45, 46]
+        assert fit["layout_agreement"] == tm.fit_stats_["layout_agreement"]
         topics = st.query("SELECT * FROM topics ORDER BY topic_id")
         assert set(topics["topic_id"]) == set(range(-1, tm.n_topics))
         for view in VIEWS:

@@ -137,7 +137,7 @@ def write_topics(store: Any, tm: Any, model_dir: str | None = None) -> None:
     store.upsert_rows("topics", topic_rows(tm), key=("model_id", "topic_id"))
     if assignments:
         store.upsert_rows("topic_assignments", assignments, key=("record_id",))
-    set_current_model(store, model_id, model_dir)
+    set_current_model(store, model_id, model_dir, getattr(tm, "fit_stats_", None) or {})
     write_views(store, model_id)
 
 
@@ -163,10 +163,16 @@ def update_curation(store: Any, tm: Any, mapping: dict[int, int] | None = None) 
     write_views(store, model_id)
 
 
-def set_current_model(store: Any, model_id: str, model_dir: str | None) -> None:
+def set_current_model(
+    store: Any, model_id: str, model_dir: str | None, fit_stats: dict[str, Any] | None = None
+) -> None:
     meta = [{"key": "topics_model_id", "value": model_id}]
     if model_dir:
         meta.append({"key": "topics_model_dir", "value": str(model_dir)})
+    if fit_stats is not None:  # how the topics were fitted (the explorer shows the agreement)
+        keep = ("n_docs", "layout_seeds", "layout_seed", "layout_agreement", "n_topics", "outlier_share")
+        stats = {k: fit_stats[k] for k in keep if k in fit_stats}
+        meta.append({"key": "topics_fit_stats", "value": json.dumps(stats)})
     store.upsert_rows("voc_meta", meta, key=("key",))
 
 
