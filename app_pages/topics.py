@@ -9,6 +9,7 @@ import streamlit as st
 
 from voc import app_support as ui
 from voc import metrics
+from voc.topics.config import UNSTEADY_AGREEMENT
 
 st.title("トピック Topics")
 ctx = ui.open_store()
@@ -24,7 +25,7 @@ if not labels:
     st.stop()
 
 fit = ui.call("topics_fit", ctx.ref)
-if fit.get("layout_seeds") and float(fit.get("layout_agreement", 1.0)) < 0.5:
+if fit.get("layout_seeds") and float(fit.get("layout_agreement", 1.0)) < UNSTEADY_AGREEMENT:
     st.warning(
         f"このトピックは {int(fit.get('n_docs', 0)):,} 件の不満から作られました。件数が少ないため、"
         f"分け方は乱数の種によって大きく変わります（{len(fit['layout_seeds'])} 通りの分け方の一致度 "

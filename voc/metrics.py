@@ -331,8 +331,14 @@ def open_snapshot(path: str | Path, *, threads: int | None = None) -> Any:
         con.execute("CREATE TABLE voc_items AS " + items_sql("src."))
         con.execute("CREATE TABLE voc_topics AS " + topics_sql("src."))
         con.execute("CREATE TABLE corrections AS SELECT * FROM src.corrections")
-        if "voc_meta" in have:
-            con.execute("CREATE TABLE voc_meta AS SELECT * FROM src.voc_meta")
+        con.execute(
+            "CREATE TABLE voc_meta AS "
+            + (
+                "SELECT key, value FROM src.voc_meta"
+                if "voc_meta" in have
+                else "SELECT NULL::VARCHAR key, NULL::VARCHAR value WHERE FALSE"
+            )
+        )
         runs = "runs" in have
         con.execute(
             "CREATE TABLE voc_runs AS "
@@ -1154,12 +1160,7 @@ def topics_fit(con: Any) -> dict[str, Any]:
     layouts were compared and their agreement; ``{}`` when not recorded."""
     import json
 
-    import duckdb
-
-    try:
-        rows = _q(con, "SELECT value FROM voc_meta WHERE key = 'topics_fit_stats'", [])
-    except duckdb.CatalogException:  # no voc_meta (an old store, or a snapshot without it)
-        return {}
+    rows = _q(con, "SELECT value FROM voc_meta WHERE key = 'topics_fit_stats'", [])
     if rows.empty:
         return {}
     try:

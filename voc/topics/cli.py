@@ -420,6 +420,8 @@ def assign(
 
 def _print_layout(stats: dict) -> None:  # type: ignore[type-arg]
     """Which of the compared layouts was kept, and a plain warning when they disagree."""
+    from voc.topics.config import UNSTEADY_AGREEMENT
+
     seeds = stats.get("layout_seeds")
     if not seeds:
         return
@@ -428,7 +430,7 @@ def _print_layout(stats: dict) -> None:  # type: ignore[type-arg]
         f"layout: seed {stats.get('layout_seed')}, the most central of {len(seeds)} "
         f"(seeds {seeds[0]}-{seeds[-1]}; their agreement {agreement:.2f} of 1.00)"
     )
-    if agreement < 0.5:
+    if agreement < UNSTEADY_AGREEMENT:
         typer.echo(
             f"note: on {stats.get('n_docs', 0):,} complaints the grouping changes a lot from one "
             "seed to another. Read these topics as a first sorting of the complaints, not a "

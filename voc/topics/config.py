@@ -21,6 +21,9 @@ from voc.errors import ConfigError
 
 #: Label of the "fits no topic" bucket (topic id -1).
 OUTLIER_LABEL = "未分類"
+#: below this mean agreement (ARI) of the compared layouts, `voc topics fit` and the
+#: explorer tell the analyst that the topics are a first sorting, not a fixed structure
+UNSTEADY_AGREEMENT = 0.5
 
 
 @dataclass(frozen=True)

@@ -376,7 +376,6 @@ class E5Embedder(_BaseEmbedder):  # type: ignore[misc,valid-type]
         wmax = min(self.max_tokens, int(getattr(net.config, "max_position_embeddings", 514)) - 2)
         bos = tok.bos_token_id if tok.bos_token_id is not None else tok.cls_token_id
         eos = tok.eos_token_id if tok.eos_token_id is not None else tok.sep_token_id
-        pad = tok.pad_token_id if tok.pad_token_id is not None else 0
         content = tok([self.prefix + t for t in texts], add_special_tokens=False, verbose=False)[
             "input_ids"
         ]
@@ -400,15 +399,10 @@ class E5Embedder(_BaseEmbedder):  # type: ignore[misc,valid-type]
         with torch.inference_mode():
             for ws in batches:
                 batch = [windows[w] for w in ws]
-                width = max(len(ids) for _, ids, _ in batch)
-                input_ids = torch.full((len(batch), width), pad, dtype=torch.long)
-                mask = torch.zeros((len(batch), width), dtype=torch.long)
-                for r, (_, ids, _) in enumerate(batch):
-                    input_ids[r, : len(ids)] = torch.tensor(ids, dtype=torch.long)
-                    mask[r, : len(ids)] = 1
+                input_ids = torch.tensor([ids for _, ids, _ in batch], dtype=torch.long)
+                mask = torch.ones_like(input_ids)
                 hidden = net(input_ids=input_ids, attention_mask=mask).last_hidden_state.float()
-                m = mask.unsqueeze(-1).to(hidden.dtype)
-                means = ((hidden * m).sum(1) / m.sum(1)).numpy().astype(np.float64)
+                means = (hidden.sum(1) / input_ids.shape[1]).numpy().astype(np.float64)
                 for r, (i, _, weight) in enumerate(batch):
                     acc[i] += weight * means[r]
                     wsum[i] += weight

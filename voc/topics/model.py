@@ -324,11 +324,13 @@ class TopicModeler:
             low_memory=True,
         )
 
-    def _choose_layout(self, emb: np.ndarray, stats: dict[str, Any]) -> int:
-        """The UMAP seed to fit with: of ``layouts`` seeds (``seed``, ``seed + 1``, ...),
-        the one whose HDBSCAN partition agrees best (mean adjusted Rand index) with the
-        others' partitions; ties go to the earliest seed. Records the seeds, the choice and
-        the mean pairwise agreement in ``stats``."""
+    def _choose_layout(self, emb: np.ndarray, stats: dict[str, Any]) -> Any:
+        """The dimensionality reduction to fit with. Of ``layouts`` seeds (``seed``,
+        ``seed + 1``, ...), the one whose HDBSCAN partition agrees best (mean adjusted Rand
+        index) with the others' partitions, ties to the earliest seed; its UMAP, already
+        fitted on ``emb``, is handed to BERTopic as it is (:class:`_Fitted`), so it does not
+        run twice. Records the seeds, the choice and the mean pairwise agreement in
+        ``stats``. With one layout (or a user's own UMAP or HDBSCAN): the plain UMAP."""
         from itertools import combinations
 
         from sklearn.metrics import adjusted_rand_score
@@ -337,12 +339,14 @@ class TopicModeler:
         n = len(emb)
         k = c.layouts_for(n)
         if k <= 1 or self.umap_model is not None or self.hdbscan_model is not None:
-            return c.seed
+            return self._umap(n)
         seeds = [c.seed + i for i in range(k)]
-        parts = []
+        reducers, parts = [], []
         for seed in seeds:
+            reducer = self._umap(n, seed)
             with _quiet_bertopic():
-                reduced = self._umap(n, seed).fit_transform(emb)
+                reduced = reducer.fit_transform(emb)
+            reducers.append(reducer)
             parts.append(self._hdbscan(n).fit(reduced).labels_)
         agree = np.eye(k)
         for a, b in combinations(range(k), 2):
@@ -352,7 +356,7 @@ class TopicModeler:
         stats["layout_seeds"] = seeds
         stats["layout_seed"] = seeds[best]
         stats["layout_agreement"] = round(float(agree[np.triu_indices(k, 1)].mean()), 3)
-        return seeds[best]
+        return _Fitted(reducers[best])
 
     def _hdbscan(self, n: int) -> Any:
         if self.hdbscan_model is not None:
@@ -419,13 +423,13 @@ class TopicModeler:
         if hasattr(self.embedding_model, "unload") and n > 20000:
             self.embedding_model.unload()  # the encoder is not needed during UMAP/HDBSCAN
         t1 = time.perf_counter()
-        seed = self._choose_layout(emb, stats)
+        reducer = self._choose_layout(emb, stats)
         vec = self._vectorizer()
         ctfidf = ClassTfidfTransformer(reduce_frequent_words=c.reduce_frequent_words)
         bt = BERTopic(
             language="multilingual",
             embedding_model=self.embedding_model,
-            umap_model=self._umap(n, seed),
+            umap_model=reducer,
             hdbscan_model=self._hdbscan(n),
             vectorizer_model=vec,
             ctfidf_model=ctfidf,
@@ -1125,6 +1129,21 @@ class TopicModeler:
                 now_key,
             )
         return tm
+
+
+class _Fitted:
+    """A UMAP already fitted on the embeddings BERTopic is about to fit on: ``fit`` keeps
+    it, ``transform`` of those same embeddings returns its layout (UMAP recognises its
+    training data and returns ``embedding_``)."""
+
+    def __init__(self, reducer: Any) -> None:
+        self.reducer = reducer
+
+    def fit(self, X: Any, y: Any = None) -> _Fitted:  # noqa: N803 - scikit-learn's names
+        return self
+
+    def transform(self, X: Any) -> Any:  # noqa: N803
+        return self.reducer.transform(X)
 
 
 def _match_score(cur: _Curated, centroid: np.ndarray, mean: np.ndarray | None) -> float:

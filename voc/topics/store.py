@@ -137,7 +137,7 @@ def write_topics(store: Any, tm: Any, model_dir: str | None = None) -> None:
     store.upsert_rows("topics", topic_rows(tm), key=("model_id", "topic_id"))
     if assignments:
         store.upsert_rows("topic_assignments", assignments, key=("record_id",))
-    set_current_model(store, model_id, model_dir, getattr(tm, "fit_stats_", None) or {})
+    set_current_model(store, model_id, model_dir, tm.fit_stats_)
     write_views(store, model_id)
 
 
