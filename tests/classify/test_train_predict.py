@@ -238,3 +238,20 @@ def test_two_step_training_on_the_real_base_gives_a_loadable_model(tmp_path: Pat
     assert pred.sentiment in {"negative", "neutral", "positive"}
     assert read_config(out).base_model == "e5-small"
     assert os.path.getsize(out / "adapter_model.safetensors") < 10_000_000
+
+
+def test_card_lists_an_oversampled_source_once(tmp_path: Path) -> None:
+    """A folder given twice to voc train is one row of the card, marked ×2, not two rows."""
+    from voc.classify.card import write_card
+    from voc.classify.model import HeadsConfig
+
+    written = {"path": "data/train/voc_written/store.jsonl", "kind": "table", "rows": 150, "license": "CC0-1.0"}
+    naist = {"path": "../shared/data/naist/game", "kind": "naist", "rows": 4302, "license": "CC BY-SA 4.0"}
+    manifest = {"data": {"sources": [written, written, naist]}, "args": {"data": ["a", "a", "b"], "output": "m"}}
+    card = write_card(tmp_path, HeadsConfig(base_model="e5-small"), manifest, {}).read_text("utf-8")
+    rows = [line for line in card.splitlines() if line.startswith("| `")]
+    assert rows == [
+        "| `data/train/voc_written/store.jsonl` | table | 150 ×2 | CC0-1.0 |",
+        "| `../shared/data/naist/game` | naist | 4302 | CC BY-SA 4.0 |",
+    ]
+    assert "read N times" in card

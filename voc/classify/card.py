@@ -73,8 +73,19 @@ def write_card(folder: Path, cfg: HeadsConfig, manifest: dict[str, Any], metrics
         "| source | kind | examples | licence |",
         "|---|---|---|---|",
     ]
+    # a source given N times on the command line is read N times (oversampled): one row, ×N
+    seen: dict[tuple[str, str], list[Any]] = {}
     for s in data.get("sources", []):
-        lines.append(f"| `{s['path']}` | {s['kind']} | {s['rows']} | {s.get('license') or 'not recorded'} |")
+        key = (str(s["path"]), str(s["kind"]))
+        if key in seen:
+            seen[key][1] += 1
+        else:
+            seen[key] = [s, 1]
+    for s, times in seen.values():
+        rows = f"{s['rows']} ×{times}" if times > 1 else f"{s['rows']}"
+        lines.append(f"| `{s['path']}` | {s['kind']} | {rows} | {s.get('license') or 'not recorded'} |")
+    if any(times > 1 for _, times in seen.values()):
+        lines += ["", "×N: the source was given N times to `voc train`, so each of its examples is read N times."]
     lines += [
         "",
         f"Training examples: {data.get('n_train')}, held out: {data.get('n_held_out')}; "
@@ -97,7 +108,8 @@ def write_card(folder: Path, cfg: HeadsConfig, manifest: dict[str, Any], metrics
         "",
         "## Known limits",
         f"- Sentiment is judged per text (texts over {cfg.max_length} tokens in passages of whole",
-        "  sentences, averaged by length); sarcasm and domain-specific praise/complaint words",
+        "  sentences, averaged by length, the last passage counting twice); sarcasm and",
+        "  domain-specific praise/complaint words",
         "  can fool it. Adapt it to your own data with",
         "  `voc train --init-from <this folder> --labels-from rating your_dump.csv`.",
         "- Emotion labels follow the NAIST corpus (平静, 怒り, 喜び, 悲しみ, 安心); other",
