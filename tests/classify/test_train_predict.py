@@ -255,3 +255,17 @@ def test_card_lists_an_oversampled_source_once(tmp_path: Path) -> None:
         "| `../shared/data/naist/game` | naist | 4302 | CC BY-SA 4.0 |",
     ]
     assert "read N times" in card
+
+
+def test_training_names_the_sources_without_a_licence(tmp_path: Path) -> None:
+    """A labelled file with no SOURCE.txt beside it has no licence for the card: voc train
+    says which, unless --data-license records one."""
+    from voc.classify.data import load_labelled
+    from voc.classify.train import unlicensed_sources
+
+    mine = tmp_path / "labels.csv"
+    mine.write_text("text,sentiment\n配送が遅い,negative\nとても使いやすい,positive\n", encoding="utf-8")
+    data = load_labelled([mine, WRITTEN])
+    assert len([e for e in data.examples if e.text == "配送が遅い"]) == 1
+    assert unlicensed_sources(data, TrainArgs()) == [str(mine)]
+    assert unlicensed_sources(data, TrainArgs(data_licenses=["CC0-1.0"])) == []

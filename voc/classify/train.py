@@ -177,6 +177,14 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
             labels_from=args.labels_from,
             sentiment_from_emotion=args.sentiment_from_emotion,
         )
+    unlicensed = unlicensed_sources(data, args)
+    if unlicensed:
+        logger.warning(
+            "No licence is recorded for %s (no SOURCE.txt with a 'license:' line beside the data, "
+            "and no --data-license): the model card will say 'not recorded'. Record the licence "
+            "before you share or ship the model.",
+            ", ".join(unlicensed),
+        )
     if eval_data is None and args.eval_data:
         eval_data = load_labelled(
             args.eval_data,
@@ -333,6 +341,13 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
     write_card(out, cfg, manifest, metrics)
     logger.info("model written to %s in %.0f s", out, time.time() - started)
     return out
+
+
+def unlicensed_sources(data: LabelledData, args: TrainArgs) -> list[str]:
+    """Training sources whose licence the card cannot name (none given by --data-license)."""
+    if args.data_licenses:
+        return []
+    return sorted({s.path for s in data.sources if not s.license})
 
 
 def _ordered(found: Sequence[str], preferred: Sequence[str]) -> list[str]:
