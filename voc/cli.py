@@ -289,6 +289,7 @@ def train(
     batch_size: Annotated[int, typer.Option("--batch-size", help=_h("batch_size"))] = 16,
     max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", help=_h("max_batch_tokens"))] = 2048,
     learning_rate: Annotated[float, typer.Option("--learning-rate", help=_h("learning_rate"))] = 3e-4,
+    head_learning_rate: Annotated[float, typer.Option("--head-learning-rate", help=_h("head_learning_rate"))] = 2e-3,
     max_length: Annotated[int, typer.Option("--max-length", help=_h("max_length"))] = 128,
     lora_layers: Annotated[int, typer.Option("--lora-layers", help=_h("lora_layers"))] = 12,
     seed: Annotated[int, typer.Option("--seed", help=_h("seed"))] = 42,
@@ -303,7 +304,8 @@ def train(
         data=list(data), output=str(output), base=base, init_from=init_from, eval_data=list(eval_data or []),
         eval_fraction=eval_fraction, text_col=text_col, sentiment_col=sentiment_col, emotion_col=emotion_col,
         labels_from=labels_from, sentiment_from_emotion=sentiment_from_emotion, epochs=epochs,
-        max_steps=max_steps, min_steps=min_steps, batch_size=batch_size, max_batch_tokens=max_batch_tokens, learning_rate=learning_rate, max_length=max_length,
+        max_steps=max_steps, min_steps=min_steps, batch_size=batch_size, max_batch_tokens=max_batch_tokens, learning_rate=learning_rate,
+        head_learning_rate=head_learning_rate, max_length=max_length,
         lora_layers=lora_layers, seed=seed, name=name, data_licenses=list(data_license or []), merge=merge,
         progress=not _state.get("quiet"),
     )

@@ -66,6 +66,26 @@ def test_training_writes_a_complete_safe_folder(tiny_model: Path) -> None:
     assert manifest["libraries"]["torch"] and manifest["data"]["fingerprint"]
 
 
+def test_card_command_reproduces_the_run(tiny_model: Path, labelled_csv: Path) -> None:
+    """The card's command names every option that changed what was trained (head learning
+    rate, held-out data, split) and `voc train` accepts all of it."""
+    import shlex
+
+    import typer
+
+    from voc.cli import app
+
+    card = (tiny_model / "README.md").read_text("utf-8")
+    line = next(ln for ln in card.splitlines() if ln.startswith("voc train "))
+    argv = shlex.split(line)[2:]
+    for flag, value in (("--head-learning-rate", "0.05"), ("--learning-rate", "0.005"), ("--eval-fraction", "0.0"),
+                        ("--eval-data", str(labelled_csv)), ("--max-steps", "30"), ("--lora-layers", "2")):
+        assert argv[argv.index(flag) + 1] == value, (flag, line)
+    command = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
+    ctx = command.make_context("train", argv)
+    assert ctx.params["head_learning_rate"] == 0.05 and ctx.params["eval_data"] == [str(labelled_csv)]
+
+
 def test_tiny_model_learns_its_training_texts(tiny_model: Path) -> None:
     metrics = json.loads((tiny_model / "metrics.json").read_text("utf-8"))
     assert metrics["held_out"]["sentiment"]["accuracy"] >= 0.75

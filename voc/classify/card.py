@@ -42,11 +42,14 @@ def write_card(folder: Path, cfg: HeadsConfig, manifest: dict[str, Any], metrics
     cmd = ["voc", "train", *[str(d) for d in args.get("data", [])], "--output", str(args.get("output"))]
     from voc.classify.train import TrainArgs  # here: train imports this module
 
-    shown = ("epochs", "batch_size", "max_batch_tokens", "learning_rate", "lora_layers", "seed", "max_length", "min_steps")
+    shown = ("epochs", "batch_size", "max_batch_tokens", "learning_rate", "head_learning_rate", "lora_layers",
+             "seed", "max_length", "min_steps", "eval_fraction")
     defaults = {k: TrainArgs.__dataclass_fields__[k].default for k in shown}
     for k, default in defaults.items():
         if args.get(k) != default and args.get(k) is not None:
             cmd += [f"--{k.replace('_', '-')}", str(args[k])]
+    for d in args.get("eval_data", []):
+        cmd += ["--eval-data", str(d)]
     for flag in ("base", "init_from", "labels_from", "name", "max_steps"):
         if args.get(flag):
             cmd += [f"--{flag.replace('_', '-')}", str(args[flag])]
