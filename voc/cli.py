@@ -291,6 +291,7 @@ def train(
     learning_rate: Annotated[float, typer.Option("--learning-rate", help=_h("learning_rate"))] = 3e-4,
     head_learning_rate: Annotated[float, typer.Option("--head-learning-rate", help=_h("head_learning_rate"))] = 2e-3,
     max_length: Annotated[int, typer.Option("--max-length", help=_h("max_length"))] = 128,
+    truncate: Annotated[str, typer.Option("--truncate", help=_h("truncate"))] = "end",
     lora_layers: Annotated[int, typer.Option("--lora-layers", help=_h("lora_layers"))] = 12,
     seed: Annotated[int, typer.Option("--seed", help=_h("seed"))] = 42,
     name: Annotated[str, typer.Option("--name", help=_h("name"))] = "voc-model",
@@ -305,7 +306,7 @@ def train(
         eval_fraction=eval_fraction, text_col=text_col, sentiment_col=sentiment_col, emotion_col=emotion_col,
         labels_from=labels_from, sentiment_from_emotion=sentiment_from_emotion, epochs=epochs,
         max_steps=max_steps, min_steps=min_steps, batch_size=batch_size, max_batch_tokens=max_batch_tokens, learning_rate=learning_rate,
-        head_learning_rate=head_learning_rate, max_length=max_length,
+        head_learning_rate=head_learning_rate, max_length=max_length, truncate=truncate,
         lora_layers=lora_layers, seed=seed, name=name, data_licenses=list(data_license or []), merge=merge,
         progress=not _state.get("quiet"),
     )

@@ -16,7 +16,7 @@ import pytest
 from voc.classify.model import read_config
 from voc.classify.predict import Classifier
 from voc.classify.train import TrainArgs, train
-from voc.errors import ModelError
+from voc.errors import ConfigError, ModelError
 
 ROOT = Path(__file__).resolve().parents[2]
 WRITTEN = ROOT / "data" / "train" / "voc_written"
@@ -84,6 +84,25 @@ def test_card_command_reproduces_the_run(tiny_model: Path, labelled_csv: Path) -
     command = typer.main.get_command(app).commands["train"]  # type: ignore[attr-defined]
     ctx = command.make_context("train", argv)
     assert ctx.params["head_learning_rate"] == 0.05 and ctx.params["eval_data"] == [str(labelled_csv)]
+
+
+def test_truncate_middle_keeps_the_verdict_at_the_end(tiny_mecab_bert: Path) -> None:
+    """--truncate middle: a long review's start and its closing verdict both reach training;
+    the default cut (end) loses the verdict."""
+    from transformers import AutoTokenizer
+
+    from voc.classify.train import _encode
+
+    tok = AutoTokenizer.from_pretrained(tiny_mecab_bert)
+    text = "配送が遅くて箱も潰れていた。" * 20 + "それでも使いやすいので満足です"
+    end, middle = (_encode(tok, [text, "使いやすい"], 24, how) for how in ("end", "middle"))
+    assert len(end[0]) == len(middle[0]) == 24
+    assert middle[0][0] == tok.cls_token_id and middle[0][-1] == tok.sep_token_id
+    assert middle[0][:6] == end[0][:6]  # the start is kept
+    assert "使い やすい" in tok.decode(middle[0]) and "使い" not in tok.decode(end[0])
+    assert middle[1] == end[1]  # short texts are not touched
+    with pytest.raises(ConfigError, match="E053"):
+        _encode(tok, [text], 24, "start")
 
 
 def test_tiny_model_learns_its_training_texts(tiny_model: Path) -> None:

@@ -43,7 +43,7 @@ def write_card(folder: Path, cfg: HeadsConfig, manifest: dict[str, Any], metrics
     from voc.classify.train import TrainArgs  # here: train imports this module
 
     shown = ("epochs", "batch_size", "max_batch_tokens", "learning_rate", "head_learning_rate", "lora_layers",
-             "seed", "max_length", "min_steps", "eval_fraction")
+             "seed", "max_length", "truncate", "min_steps", "eval_fraction")
     defaults = {k: TrainArgs.__dataclass_fields__[k].default for k in shown}
     for k, default in defaults.items():
         if args.get(k) != default and args.get(k) is not None:

@@ -84,6 +84,11 @@ class TrainArgs:
     weight_decay: float = field(default=0.01, metadata={"help": "AdamW weight decay."})
     warmup_ratio: float = field(default=0.06, metadata={"help": "Share of steps with a rising learning rate."})
     max_length: int = field(default=128, metadata={"help": "Tokens per training text (longer ones are cut)."})
+    truncate: str = field(
+        default="end",
+        metadata={"help": "Where a longer text is cut: 'end' (keep its start) or 'middle' (keep a quarter "
+                          "from its start and the rest from its end, where reviews give their verdict)."},
+    )
     lora_r: int = field(default=16, metadata={"help": "LoRA rank."})
     lora_alpha: int = field(default=32, metadata={"help": "LoRA scaling."})
     lora_layers: int = field(
@@ -165,6 +170,7 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
     from voc.classify.e5convert import resolve_base
 
     started = time.time()
+    _check_truncate(args.truncate)  # before minutes of loading
     set_seed(args.seed)
     if data is None:
         if not args.data:
@@ -257,8 +263,7 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
 
     # --- data tensors ----------------------------------------------------------------
     texts = [cfg.prefix + e.text for e in train_ex]
-    enc = tokenizer(texts, truncation=True, max_length=args.max_length)
-    ids: list[list[int]] = enc["input_ids"]
+    ids = _encode(tokenizer, texts, args.max_length, args.truncate)
     s_t, s_has = _targets(train_ex, "sentiment", s_labels)
     e_t, e_has = _targets(train_ex, "emotion", e_labels)
     s_w = _class_weights(s_t, s_has) if args.class_balance else torch.ones(s_t.shape[1])
@@ -353,6 +358,27 @@ def unlicensed_sources(data: LabelledData, args: TrainArgs) -> list[str]:
 def _ordered(found: Sequence[str], preferred: Sequence[str]) -> list[str]:
     known = [lab for lab in preferred if lab in found]
     return known + sorted(lab for lab in found if lab not in preferred)
+
+
+def _check_truncate(truncate: str) -> None:
+    if truncate not in ("end", "middle"):
+        raise ConfigError("E053", f"--truncate must be end or middle, not {truncate!r}")
+
+
+def _encode(tokenizer: Any, texts: Sequence[str], max_length: int, truncate: str) -> list[list[int]]:
+    """Token ids of the training texts, at most ``max_length`` each. ``truncate="end"`` keeps
+    a long text's start; ``"middle"`` keeps its first quarter of the window and fills the
+    rest from its end (the special tokens stay in place)."""
+    _check_truncate(truncate)
+    if truncate == "end":
+        return list(tokenizer(list(texts), truncation=True, max_length=max_length)["input_ids"])
+    out: list[list[int]] = []
+    for ids in tokenizer(list(texts), truncation=False, verbose=False)["input_ids"]:
+        if len(ids) > max_length:
+            head = max(1, max_length // 4)
+            ids = ids[:head] + ids[len(ids) - (max_length - head):]
+        out.append(list(ids))
+    return out
 
 
 def _pad(ids: Sequence[Sequence[int]], batch: Sequence[int], pad: int) -> tuple[Any, Any]:
