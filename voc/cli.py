@@ -321,6 +321,11 @@ def train(
         results = {"before (--init-from)": metrics["held_out_before"], **results}
     if results:
         typer.echo(format_report(results))
+    if "held_out_before" in metrics and "held_out" in metrics:
+        from voc.classify.evaluate import promotion_verdict
+
+        for line in promotion_verdict(metrics["held_out_before"], metrics["held_out"]):
+            typer.echo(line)
     typer.echo(f"model written to {out}")
 
 

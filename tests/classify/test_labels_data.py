@@ -106,3 +106,20 @@ def test_chabsa_reader() -> None:
     counts = data.label_counts()["sentiment"]
     assert counts["positive"] > counts["negative"] > counts["neutral"] > 0
     assert json.dumps(data.examples[0].sentiment)
+
+
+def test_promotion_verdict_says_when_the_candidate_is_worse() -> None:
+    """voc train --init-from ends with one line per head: better, no difference (under one
+    text's weight) or worse, with the advice to keep the current model."""
+    from voc.classify.evaluate import promotion_verdict
+
+    before = {"sentiment": {"n": 120, "accuracy": 0.90, "binary_accuracy": 0.936, "binary_n": 109},
+              "emotion": {"n": 50, "macro_f1": 0.50}}
+    worse = {"sentiment": {"n": 120, "accuracy": 0.85, "binary_accuracy": 0.908, "binary_n": 109},
+             "emotion": {"n": 50, "macro_f1": 0.51}}
+    lines = promotion_verdict(before, worse)
+    assert len(lines) == 2
+    assert "0.936 before, 0.908 after" in lines[0] and "WORSE by 0.028" in lines[0] and "keep" in lines[0]
+    assert "emotion macro-F1 on 50" in lines[1] and "no difference" in lines[1]
+    better = promotion_verdict({"sentiment": {"n": 40, "accuracy": 0.8}}, {"sentiment": {"n": 40, "accuracy": 0.9}})
+    assert better == ["sentiment on 40 held-out texts: 0.800 before, 0.900 after: the new model is better by 0.100"]

@@ -105,6 +105,24 @@ def test_truncate_middle_keeps_the_verdict_at_the_end(tiny_mecab_bert: Path) -> 
         _encode(tok, [text], 24, "start")
 
 
+def test_adapting_prints_whether_the_candidate_is_better(tiny_model: Path, labelled_csv: Path, tmp_path: Path) -> None:
+    """voc train --init-from measures the held-out texts with both models and ends on a
+    plain verdict per head."""
+    from typer.testing import CliRunner
+
+    from voc.cli import app
+
+    out = tmp_path / "adapted"
+    res = CliRunner().invoke(app, ["-q", "train", str(labelled_csv), "--init-from", str(tiny_model), "--eval-data",
+                                   str(labelled_csv), "--max-steps", "2", "-o", str(out)])
+    assert res.exit_code == 0, res.output
+    metrics = json.loads((out / "metrics.json").read_text("utf-8"))
+    b, a = metrics["held_out_before"]["sentiment"], metrics["held_out"]["sentiment"]
+    line = next(ln for ln in res.output.splitlines() if ln.startswith("sentiment (sign of the score) on"))
+    assert f"{b['binary_accuracy']:.3f} before, {a['binary_accuracy']:.3f} after" in line
+    assert any(ln.startswith("emotion macro-F1 on") for ln in res.output.splitlines())
+
+
 def test_tiny_model_learns_its_training_texts(tiny_model: Path) -> None:
     metrics = json.loads((tiny_model / "metrics.json").read_text("utf-8"))
     assert metrics["held_out"]["sentiment"]["accuracy"] >= 0.75

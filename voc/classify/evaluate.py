@@ -107,6 +107,33 @@ def evaluate(classifier: Any, examples: Sequence[Example]) -> dict[str, Any]:
     return out
 
 
+def promotion_verdict(before: dict[str, Any], after: dict[str, Any]) -> list[str]:
+    """Plain lines for the one decision a retrain leads to: does the candidate read the
+    held-out labels better than the model it started from (``voc train --init-from``)?
+    Sentiment by binary accuracy (the sign of the score) where the data has positive and
+    negative labels, else by accuracy; emotion by macro-F1. A difference under one text's
+    weight is no difference."""
+    lines: list[str] = []
+    binary = "binary_accuracy" in before.get("sentiment", {})
+    for head, key, what in (
+        ("sentiment", "binary_accuracy", "sentiment (sign of the score)") if binary else ("sentiment", "accuracy", "sentiment"),
+        ("emotion", "macro_f1", "emotion macro-F1"),
+    ):
+        b, a = before.get(head, {}), after.get(head, {})
+        if key not in b or key not in a:
+            continue
+        n = int(a.get("binary_n" if key == "binary_accuracy" else "n") or 0)
+        diff = a[key] - b[key]
+        if n and abs(diff) < 1 / n:
+            verdict = "no difference"
+        elif diff > 0:
+            verdict = f"the new model is better by {diff:.3f}"
+        else:
+            verdict = f"the new model is WORSE by {-diff:.3f}: keep the model you started from"
+        lines.append(f"{what} on {n} held-out texts: {b[key]:.3f} before, {a[key]:.3f} after: {verdict}")
+    return lines
+
+
 def format_report(results: dict[str, dict[str, Any]]) -> str:
     """A plain-text table: one column per model, then per-class F1 and confusion matrices."""
     names = list(results)
