@@ -326,3 +326,17 @@ def test_training_names_the_sources_without_a_licence(tmp_path: Path) -> None:
     assert len([e for e in data.examples if e.text == "配送が遅い"]) == 1
     assert unlicensed_sources(data, TrainArgs()) == [str(mine)]
     assert unlicensed_sources(data, TrainArgs(data_licenses=["CC0-1.0"])) == []
+
+
+def test_card_of_a_run_before_truncate_existed_says_it_cut_at_the_end(tmp_path: Path) -> None:
+    """The shipped model was trained when long texts were only cut at their end: its card's
+    command says --truncate end, so it still reproduces that run under today's default."""
+    from voc.classify.card import write_card
+    from voc.classify.model import HeadsConfig
+
+    def command(args: dict[str, object]) -> str:
+        card = write_card(tmp_path, HeadsConfig(base_model="e5-small"), {"args": {"data": ["a"], "output": "m", **args}}, {})
+        return next(ln for ln in card.read_text("utf-8").splitlines() if ln.startswith("voc train "))
+
+    assert command({"max_length": 512}) == "voc train a --output m --max-length 512 --truncate end"
+    assert command({"max_length": 256, "truncate": "middle"}) == "voc train a --output m"

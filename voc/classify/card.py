@@ -45,9 +45,11 @@ def write_card(folder: Path, cfg: HeadsConfig, manifest: dict[str, Any], metrics
     shown = ("epochs", "batch_size", "max_batch_tokens", "learning_rate", "head_learning_rate", "lora_layers",
              "seed", "max_length", "truncate", "min_steps", "eval_fraction")
     defaults = {k: TrainArgs.__dataclass_fields__[k].default for k in shown}
+    # runs that predate an option ran as its value then: texts were only ever cut at the end
+    given = {"truncate": "end", **args}
     for k, default in defaults.items():
-        if args.get(k) != default and args.get(k) is not None:
-            cmd += [f"--{k.replace('_', '-')}", str(args[k])]
+        if given.get(k) != default and given.get(k) is not None:
+            cmd += [f"--{k.replace('_', '-')}", str(given[k])]
     for d in args.get("eval_data", []):
         cmd += ["--eval-data", str(d)]
     for flag in ("base", "init_from", "labels_from", "name", "max_steps"):
