@@ -121,6 +121,11 @@ def test_adapting_prints_whether_the_candidate_is_better(tiny_model: Path, label
     line = next(ln for ln in res.output.splitlines() if ln.startswith("sentiment (sign of the score) on"))
     assert f"{b['binary_accuracy']:.3f} before, {a['binary_accuracy']:.3f} after" in line
     assert any(ln.startswith("emotion macro-F1 on") for ln in res.output.splitlines())
+    # continuing a model trains gentler by default, and the manifest records the rates used
+    args = json.loads((out / "manifest.json").read_text("utf-8"))["args"]
+    assert (args["learning_rate"], args["head_learning_rate"]) == (1e-4, 5e-4)
+    card = (out / "README.md").read_text("utf-8")
+    assert "--init-from" in card and "--learning-rate" not in card
 
 
 def test_tiny_model_learns_its_training_texts(tiny_model: Path) -> None:

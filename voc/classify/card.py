@@ -40,11 +40,12 @@ def write_card(folder: Path, cfg: HeadsConfig, manifest: dict[str, Any], metrics
     data = manifest.get("data", {})
     args = manifest.get("args", {})
     cmd = ["voc", "train", *[str(d) for d in args.get("data", [])], "--output", str(args.get("output"))]
-    from voc.classify.train import TrainArgs  # here: train imports this module
+    from voc.classify.train import TrainArgs, default_learning_rates  # here: train imports this module
 
     shown = ("epochs", "batch_size", "max_batch_tokens", "learning_rate", "head_learning_rate", "lora_layers",
              "seed", "max_length", "truncate", "min_steps", "eval_fraction")
     defaults = {k: TrainArgs.__dataclass_fields__[k].default for k in shown}
+    defaults["learning_rate"], defaults["head_learning_rate"] = default_learning_rates(args.get("init_from"))
     # runs that predate an option ran as its value then: texts were only ever cut at the end
     given = {"truncate": "end", **args}
     for k, default in defaults.items():
