@@ -56,6 +56,14 @@ def halves(files: list[Path], workdir: Path, name: str) -> tuple[Path, Path]:
     return out[0], out[1]
 
 
+def licence(folder: Path) -> str:
+    """The set's licence, from the 'license:' line of its SOURCE.txt (for the adapted model's card)."""
+    for line in (folder / "SOURCE.txt").read_text("utf-8").splitlines():
+        if line.lower().startswith("license:"):
+            return line.split(":", 1)[1].split("(")[0].strip()
+    return "not recorded"
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--sets", default=",".join(SETS), help=f"comma-separated, of {', '.join(SETS)}")
@@ -79,6 +87,7 @@ def main() -> None:
             out = args.workdir / f"adapted-{train_on.stem}"
             cmd = [*voc, "-q", "train", str(train_on), "--labels-from", "rating", "--init-from", args.model,
                    "--eval-data", str(held), "-o", str(out), "--name", f"adapted-{train_on.stem}",
+                   "--data-license", licence(SETS[name][0].parent),
                    *args.extra.split()]
             print("$", " ".join(cmd), flush=True)
             t = time.perf_counter()
