@@ -10,7 +10,7 @@ import logging
 import os
 import sys
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Any, Optional
 
 import typer
 
@@ -270,33 +270,40 @@ def _h(name: str) -> str:
     return TrainArgs.__dataclass_fields__[name].metadata.get("help", "")
 
 
+def _d(name: str) -> Any:
+    """The default of a `voc train` option: TrainArgs holds it, the CLI does not restate it."""
+    from voc.classify.train import TrainArgs
+
+    return TrainArgs.__dataclass_fields__[name].default
+
+
 @app.command()
 def train(
     data: Annotated[list[str], typer.Argument(help="Labelled files or folders (CSV/TSV/JSONL/Parquet/Excel, NAIST, chABSA).")],
-    output: Annotated[Path, typer.Option("--output", "-o", help=_h("output"))] = Path("models/my-model"),
-    base: Annotated[Optional[str], typer.Option("--base", help=_h("base"))] = None,
-    init_from: Annotated[Optional[str], typer.Option("--init-from", help=_h("init_from"))] = None,
+    output: Annotated[Path, typer.Option("--output", "-o", help=_h("output"))] = Path(_d("output")),
+    base: Annotated[Optional[str], typer.Option("--base", help=_h("base"))] = _d("base"),
+    init_from: Annotated[Optional[str], typer.Option("--init-from", help=_h("init_from"))] = _d("init_from"),
     eval_data: Annotated[Optional[list[str]], typer.Option("--eval-data", help=_h("eval_data"))] = None,
-    eval_fraction: Annotated[float, typer.Option("--eval-fraction", help=_h("eval_fraction"))] = 0.1,
-    text_col: Annotated[Optional[str], typer.Option("--text-col", help=_h("text_col"))] = None,
-    sentiment_col: Annotated[Optional[str], typer.Option("--sentiment-col", help=_h("sentiment_col"))] = None,
-    emotion_col: Annotated[Optional[str], typer.Option("--emotion-col", help=_h("emotion_col"))] = None,
-    labels_from: Annotated[Optional[str], typer.Option("--labels-from", help=_h("labels_from"))] = None,
-    sentiment_from_emotion: Annotated[bool, typer.Option("--sentiment-from-emotion", help=_h("sentiment_from_emotion"))] = False,
-    epochs: Annotated[float, typer.Option("--epochs", help=_h("epochs"))] = 2.0,
-    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help=_h("max_steps"))] = None,
-    min_steps: Annotated[int, typer.Option("--min-steps", help=_h("min_steps"))] = 60,
-    batch_size: Annotated[int, typer.Option("--batch-size", help=_h("batch_size"))] = 16,
-    max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", help=_h("max_batch_tokens"))] = 2048,
-    learning_rate: Annotated[Optional[float], typer.Option("--learning-rate", help=_h("learning_rate"))] = None,
-    head_learning_rate: Annotated[Optional[float], typer.Option("--head-learning-rate", help=_h("head_learning_rate"))] = None,
-    max_length: Annotated[int, typer.Option("--max-length", help=_h("max_length"))] = 256,
-    truncate: Annotated[str, typer.Option("--truncate", help=_h("truncate"))] = "middle",
-    lora_layers: Annotated[int, typer.Option("--lora-layers", help=_h("lora_layers"))] = 12,
-    seed: Annotated[int, typer.Option("--seed", help=_h("seed"))] = 42,
-    name: Annotated[str, typer.Option("--name", help=_h("name"))] = "voc-model",
+    eval_fraction: Annotated[float, typer.Option("--eval-fraction", help=_h("eval_fraction"))] = _d("eval_fraction"),
+    text_col: Annotated[Optional[str], typer.Option("--text-col", help=_h("text_col"))] = _d("text_col"),
+    sentiment_col: Annotated[Optional[str], typer.Option("--sentiment-col", help=_h("sentiment_col"))] = _d("sentiment_col"),
+    emotion_col: Annotated[Optional[str], typer.Option("--emotion-col", help=_h("emotion_col"))] = _d("emotion_col"),
+    labels_from: Annotated[Optional[str], typer.Option("--labels-from", help=_h("labels_from"))] = _d("labels_from"),
+    sentiment_from_emotion: Annotated[bool, typer.Option("--sentiment-from-emotion", help=_h("sentiment_from_emotion"))] = _d("sentiment_from_emotion"),
+    epochs: Annotated[float, typer.Option("--epochs", help=_h("epochs"))] = _d("epochs"),
+    max_steps: Annotated[Optional[int], typer.Option("--max-steps", help=_h("max_steps"))] = _d("max_steps"),
+    min_steps: Annotated[int, typer.Option("--min-steps", help=_h("min_steps"))] = _d("min_steps"),
+    batch_size: Annotated[int, typer.Option("--batch-size", help=_h("batch_size"))] = _d("batch_size"),
+    max_batch_tokens: Annotated[int, typer.Option("--max-batch-tokens", help=_h("max_batch_tokens"))] = _d("max_batch_tokens"),
+    learning_rate: Annotated[Optional[float], typer.Option("--learning-rate", help=_h("learning_rate"))] = _d("learning_rate"),
+    head_learning_rate: Annotated[Optional[float], typer.Option("--head-learning-rate", help=_h("head_learning_rate"))] = _d("head_learning_rate"),
+    max_length: Annotated[int, typer.Option("--max-length", help=_h("max_length"))] = _d("max_length"),
+    truncate: Annotated[str, typer.Option("--truncate", help=_h("truncate"))] = _d("truncate"),
+    lora_layers: Annotated[int, typer.Option("--lora-layers", help=_h("lora_layers"))] = _d("lora_layers"),
+    seed: Annotated[int, typer.Option("--seed", help=_h("seed"))] = _d("seed"),
+    name: Annotated[str, typer.Option("--name", help=_h("name"))] = _d("name"),
     data_license: Annotated[Optional[list[str]], typer.Option("--data-license", help=_h("data_licenses"))] = None,
-    merge: Annotated[bool, typer.Option("--merge", help=_h("merge"))] = False,
+    merge: Annotated[bool, typer.Option("--merge", help=_h("merge"))] = _d("merge"),
 ) -> None:
     """Fine-tune a sentiment + emotion model on your labelled data (LoRA, CPU-friendly)."""
     from voc.classify.train import TrainArgs, train as run_train
