@@ -149,3 +149,27 @@ def test_card_records_a_licence_for_every_source() -> None:
     assert sources
     assert all(s.get("license") for s in sources), [s["path"] for s in sources if not s.get("license")]
     assert not any("/eval/" in s["path"] for s in sources)
+
+
+def test_package_api_load_and_predict_on_a_list() -> None:
+    """The documented API: ``voc.classify.load()`` (the shipped model by default) and
+    ``.predict`` on a list of texts, one Prediction per text, bad texts included."""
+    import voc.classify
+
+    clf = voc.classify.load(precision="fp32")
+    assert isinstance(clf, voc.classify.Classifier)
+    assert Path(clf.source).resolve() == MODEL.resolve()
+    preds = clf.predict(["配送が遅くて箱も潰れていた。最悪です", "店員さんの対応がとても丁寧で安心しました。", "   "])
+    assert [type(p) for p in preds] == [voc.classify.Prediction] * 3
+    assert preds[0].sentiment == "negative" and preds[0].sentiment_score < 0
+    assert preds[1].sentiment == "positive" and preds[1].sentiment_score > 0
+    assert preds[2].error and preds[2].sentiment is None
+
+
+def test_importing_the_package_loads_neither_torch_nor_transformers() -> None:
+    import subprocess
+    import sys
+
+    code = "import sys, voc.classify; print(sorted({'torch', 'transformers'} & set(sys.modules)))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "[]", out.stderr
