@@ -14,28 +14,11 @@ model they load (a test holds this), so the converter and the CLI's light comman
 
 from __future__ import annotations
 
-from pathlib import Path
-
 from voc.classify.predict import Classifier, Prediction, SentenceResult
 
 __all__ = ["Classifier", "Prediction", "SentenceResult", "load"]
 
 
-def load(
-    path: str | Path | None = None,
-    *,
-    base: str | None = None,
-    quantize: bool = False,
-    precision: str | None = None,
-    threads: int | None = None,
-) -> Classifier:
-    """Load a voc model folder, ready to score texts with ``.predict(list_of_texts)``.
-
-    ``path``: a folder written by ``voc train`` (default: ``$VOC_MODEL`` or the shipped
-    ``models/voc-sentiment-ja``). ``base``: the encoder a model without a merged one runs on
-    (default: the one its config names; the offline e5-small is prepared on first use).
-    ``quantize``: int8 dynamic quantization. ``precision``: ``auto``, ``fp32`` or ``bf16``.
-    ``threads``: torch threads (default: the CPUs this process may use).
-    """
-    return Classifier.load(path, base=base, quantize=quantize, precision=precision, threads=threads)
-
+#: ``load(path=None, *, base=None, quantize=False, precision=None, threads=None)``: see
+#: ``Classifier.load``
+load = Classifier.load

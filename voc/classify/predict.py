@@ -201,9 +201,15 @@ class Classifier:
         precision: str | None = None,
         threads: int | None = None,
     ) -> Classifier:
-        """Load a voc model folder (default: the shipped model).
+        """Load a voc model folder, ready to score texts with ``.predict(list_of_texts)``
+        (also ``voc.classify.load``).
 
-        ``precision``: ``auto`` (default, or ``$VOC_PRECISION``), ``fp32`` or ``bf16``."""
+        ``path``: a folder written by ``voc train`` (default: ``$VOC_MODEL`` or the shipped
+        ``models/voc-sentiment-ja``). ``base``: the encoder a model without a merged one runs
+        on (default: the one its config names; the offline e5-small is prepared on first use).
+        ``quantize``: int8 dynamic quantization. ``precision``: ``auto`` (default, or
+        ``$VOC_PRECISION``), ``fp32`` or ``bf16``. ``threads``: torch threads (default: the
+        CPUs this process may use)."""
         folder = Path(path) if path else default_model_dir()
         module, tokenizer, cfg = load_module(folder, base=base)
         return cls(
