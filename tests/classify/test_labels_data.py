@@ -123,3 +123,21 @@ def test_promotion_verdict_says_when_the_candidate_is_worse() -> None:
     assert "emotion macro-F1 on 50" in lines[1] and "no difference" in lines[1]
     better = promotion_verdict({"sentiment": {"n": 40, "accuracy": 0.8}}, {"sentiment": {"n": 40, "accuracy": 0.9}})
     assert better == ["sentiment on 40 held-out texts: 0.800 before, 0.900 after: the new model is better by 0.100"]
+
+
+def test_promotion_verdict_weighs_one_text_the_same_both_ways() -> None:
+    """One text of 104 gained or lost is one text either way (seen: a loss read "WORSE" and a
+    gain "no difference", because 95/104 - 96/104 lies above 1/104 in floating point and
+    97/104 - 96/104 under it); half a text's weight of macro-F1 is no difference."""
+    from voc.classify.evaluate import promotion_verdict
+
+    def line(after: int) -> str:
+        b = {"sentiment": {"n": 120, "binary_accuracy": 96 / 104, "binary_n": 104}}
+        a = {"sentiment": {"n": 120, "binary_accuracy": after / 104, "binary_n": 104}}
+        return promotion_verdict(b, a)[0]
+
+    assert line(95).endswith("WORSE by 0.010: keep the model you started from")
+    assert line(97).endswith("the new model is better by 0.010")
+    assert line(96).endswith("no difference")
+    half = promotion_verdict({"emotion": {"n": 50, "macro_f1": 0.50}}, {"emotion": {"n": 50, "macro_f1": 0.51}})
+    assert half[0].endswith("no difference")
