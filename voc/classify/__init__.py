@@ -19,6 +19,5 @@ from voc.classify.predict import Classifier, Prediction, SentenceResult
 __all__ = ["Classifier", "Prediction", "SentenceResult", "load"]
 
 
-#: ``load(path=None, *, base=None, quantize=False, precision=None, threads=None)``: see
-#: ``Classifier.load``
+#: ``voc.classify.load(path=None, ...)``: ``Classifier.load`` (its docstring has the arguments)
 load = Classifier.load
