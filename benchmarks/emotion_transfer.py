@@ -8,6 +8,7 @@ defaults of `voc train` unless given here. Each held-out domain takes one traini
     .venv/bin/python benchmarks/emotion_transfer.py                       # hold out cleaning
     .venv/bin/python benchmarks/emotion_transfer.py --holdout sleep --epochs 1
     .venv/bin/python benchmarks/emotion_transfer.py --holdout all         # five runs
+    .venv/bin/python benchmarks/emotion_transfer.py --full-finetune       # no LoRA (an experiment)
 
 It prints the machine, the exact commands, the training time and the held-out domain's
 emotion accuracy, macro-F1 and per-class F1, and beside them how well one human annotator
@@ -78,6 +79,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=float, default=None, help="passed to voc train (default: its own)")
     ap.add_argument("--max-steps", type=int, default=None, help="passed to voc train (smoke runs)")
     ap.add_argument("--extra", default="", help="more voc train options, quoted")
+    ap.add_argument("--full-finetune", action="store_true",
+                    help="fine-tune the encoder's weights instead of LoRA adapters "
+                         "(benchmarks/train_full_finetune.py; learning rate 3e-5 unless --extra gives one)")
     ap.add_argument("--ceiling-only", action="store_true", help="print the annotator agreement and stop")
     args = ap.parse_args()
     if not args.data.is_dir():
@@ -99,12 +103,16 @@ def main() -> None:
     for domain in held:
         train = [str(args.data / d) for d in DOMAINS if d != domain]
         out = args.workdir / f"without-{domain}"
-        cmd = [*voc, "-q", "train", *train, "-o", str(out), "--name", f"naist-without-{domain}"]
+        full = [sys.executable, str(ROOT / "benchmarks" / "train_full_finetune.py")]
+        trainer = full if args.full_finetune else voc
+        cmd = [*trainer, "-q", "train", *train, "-o", str(out), "--name", f"naist-without-{domain}"]
         if args.epochs is not None:
             cmd += ["--epochs", str(args.epochs)]
         if args.max_steps is not None:
             cmd += ["--max-steps", str(args.max_steps)]
         cmd += args.extra.split()
+        if args.full_finetune:
+            cmd += ["--merge"] + ([] if "--learning-rate" in args.extra else ["--learning-rate", "3e-5"])
         seconds = run(cmd)
         metrics = args.workdir / f"eval-{domain}.json"
         run([*voc, "eval", str(args.data / domain), "--model", str(out), "--json", str(metrics)])
