@@ -81,7 +81,8 @@ def main() -> None:
     ap.add_argument("--extra", default="", help="more voc train options, quoted")
     ap.add_argument("--full-finetune", action="store_true",
                     help="fine-tune the encoder's weights instead of LoRA adapters "
-                         "(benchmarks/train_full_finetune.py; learning rate 3e-5 unless --extra gives one)")
+                         "(benchmarks/train_full_finetune.py; learning rate 3e-5 unless "
+                         "--extra gives one)")
     ap.add_argument("--ceiling-only", action="store_true", help="print the annotator agreement and stop")
     args = ap.parse_args()
     if not args.data.is_dir():
@@ -94,6 +95,8 @@ def main() -> None:
         return
     held = list(DOMAINS) if args.holdout == "all" else [args.holdout]
     voc = [sys.executable, "-m", "voc.cli"]
+    full = [sys.executable, str(ROOT / "benchmarks" / "train_full_finetune.py")]
+    trainer = full if args.full_finetune else voc  # the command that trains; voc evaluates
     print(
         f"machine: {platform.platform()} | Python {platform.python_version()} | "
         f"{len(os.sched_getaffinity(0))} usable CPUs | load {os.getloadavg()[0]:.1f}",
@@ -103,8 +106,6 @@ def main() -> None:
     for domain in held:
         train = [str(args.data / d) for d in DOMAINS if d != domain]
         out = args.workdir / f"without-{domain}"
-        full = [sys.executable, str(ROOT / "benchmarks" / "train_full_finetune.py")]
-        trainer = full if args.full_finetune else voc
         cmd = [*trainer, "-q", "train", *train, "-o", str(out), "--name", f"naist-without-{domain}"]
         if args.epochs is not None:
             cmd += ["--epochs", str(args.epochs)]
