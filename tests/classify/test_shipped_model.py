@@ -25,6 +25,7 @@ LONG_HELD_OUT = ROOT / "data" / "eval" / "voc_long_reviews_test"
 NEGATION_HELD_OUT = ROOT / "data" / "eval" / "voc_negation_test"
 LONG_DEV = ROOT / "data" / "eval" / "voc_long_reviews_dev"
 STYLES_HELD_OUT = ROOT / "data" / "eval" / "voc_review_styles_test"
+IDIOMS_HELD_OUT = ROOT / "data" / "eval" / "voc_review_idioms_test"
 TRAIN = ROOT / "data" / "train"
 
 
@@ -125,6 +126,21 @@ def test_words_whose_polarity_depends_on_their_target(shipped: Classifier) -> No
     assert worn_out.sentiment_score < 0, worn_out.sentiment_probs  # +0.94 before
 
 
+def test_idioms_whose_surface_points_away_from_the_verdict(shipped: Classifier) -> None:
+    """200 held-out texts (data/eval/voc_review_idioms_test): praise in words of tears or
+    fear (泣ける, 鳥肌), praise through absence (言うことなし), irony, used goods in 新品同様
+    condition, value for money, concessive sentences whose second clause decides. The
+    weakest of the held-out sets: measured 0.841 binary (positive recall 0.78), for a model
+    that was not trained on data/train/voc_review_idioms (README: retraining with it moved
+    this set by 3-8 texts and the others within noise, so the model was kept)."""
+    data = load_labelled([IDIOMS_HELD_OUT], labels_from="rating")
+    m = evaluate(shipped, data.examples)["sentiment"]
+    assert m["binary_n"] == 170
+    assert m["binary_accuracy"] >= 0.82, m["binary_accuracy"]
+    assert m["per_class"]["positive"]["recall"] >= 0.75, m["per_class"]
+    assert m["per_class"]["negative"]["recall"] >= 0.8, m["per_class"]
+
+
 def _texts(files: Iterable[Path]) -> set[str]:
     return {json.loads(line)["text"] for f in files for line in f.open(encoding="utf-8")}
 
@@ -135,12 +151,13 @@ def test_held_out_sets_are_not_in_the_training_data() -> None:
     negation_held = _texts(NEGATION_HELD_OUT.glob("*.jsonl"))
     long_dev = _texts(LONG_DEV.glob("*.jsonl"))
     styles_held = _texts(STYLES_HELD_OUT.glob("*.jsonl"))
+    idioms_held = _texts(IDIOMS_HELD_OUT.glob("*.jsonl"))
     trained = _texts(TRAIN.glob("*/*.jsonl"))
     assert len(held) == 240 and len(long_held) == 80 and len(negation_held) == 160
-    assert len(long_dev) == 100 and len(styles_held) == 239
+    assert len(long_dev) == 100 and len(styles_held) == 239 and len(idioms_held) == 200
     assert not held & trained and not long_held & trained and not negation_held & trained
     assert not long_dev & trained and not long_dev & long_held
-    assert not styles_held & trained
+    assert not styles_held & trained and not idioms_held & trained
 
 
 def test_card_records_a_licence_for_every_source() -> None:

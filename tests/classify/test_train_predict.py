@@ -126,6 +126,45 @@ def test_adapting_prints_whether_the_candidate_is_better(tiny_model: Path, label
     assert (args["learning_rate"], args["head_learning_rate"]) == (1e-4, 5e-4)
     card = (out / "README.md").read_text("utf-8")
     assert "--init-from" in card and "--learning-rate" not in card
+    assert "**before adaptation (same held-out texts)** (eval data, " in card
+    # the adapted weights keep what the starting model learnt: its data and licences are inherited
+    parent_manifest = json.loads((tiny_model / "manifest.json").read_text("utf-8"))
+    parent = json.loads((out / "manifest.json").read_text("utf-8"))["parent"]
+    assert parent["version"] == parent_manifest["model"]["version"]
+    assert parent["sources"] == parent_manifest["data"]["sources"]
+    assert f"Adapted from `{tiny_model}`" in card
+
+
+def test_card_of_an_adapted_model_names_the_inherited_data_and_licences(tmp_path: Path) -> None:
+    """A model adapted from the shipped one on CC0 ratings still carries what the shipped one
+    learnt from CC BY-SA data: the card lists the inherited sources and all the licences."""
+    from voc.classify.card import write_card
+    from voc.classify.model import HeadsConfig
+    from voc.classify.train import _parent_lineage
+
+    naist = {"path": "../shared/data/naist/game", "kind": "naist", "rows": 4302, "license": "CC BY-SA 4.0"}
+    shipped = tmp_path / "shipped"
+    shipped.mkdir()
+    (shipped / "manifest.json").write_text(json.dumps({
+        "model": {"name": "voc-sentiment-ja", "version": "202612032100"},
+        "data": {"sources": [naist], "licenses": ["CC BY-SA 4.0"]},
+    }), "utf-8")
+    mine = {"path": "dump.csv", "kind": "table", "rows": 120, "license": "CC0-1.0"}
+    lineage = _parent_lineage(shipped)
+    manifest = {"data": {"sources": [mine], "licenses": ["CC0-1.0"]}, "parent": lineage,
+                "args": {"data": ["dump.csv"], "output": "m", "init_from": str(shipped)}}
+    card = write_card(tmp_path, HeadsConfig(base_model="e5-small"), manifest, {}).read_text("utf-8")
+    assert f"Adapted from `{shipped}` (voc-sentiment-ja version 202612032100)" in card
+    assert "| `../shared/data/naist/game` | naist | 4302 | CC BY-SA 4.0 |" in card
+    assert "Licences of all data: CC BY-SA 4.0, CC0-1.0." in card
+    # a second adaptation inherits the first one's inheritance
+    (tmp_path / "manifest.json").write_text(json.dumps({"model": {"name": "mine", "version": "2"}, **manifest}), "utf-8")
+    again = _parent_lineage(tmp_path)
+    assert again["licenses"] == ["CC BY-SA 4.0", "CC0-1.0"] and again["sources"] == [mine, naist]
+    # a starting folder without a manifest (a Hugging Face export, say) is said to be unknown
+    bare = _parent_lineage(tmp_path / "nowhere")
+    card = write_card(tmp_path, HeadsConfig(base_model="e5-small"), {**manifest, "parent": bare}, {}).read_text("utf-8")
+    assert "not recorded" in card and "the starting model's, which is not recorded" in card
 
 
 def test_tiny_model_learns_its_training_texts(tiny_model: Path) -> None:

@@ -35,6 +35,22 @@ def _metrics_table(metrics: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _sources_table(sources: list[dict[str, Any]], lines: list[str]) -> bool:
+    """Append one table row per source; a source given N times (oversampled) is one row, ×N.
+    Returns whether any source was repeated."""
+    seen: dict[tuple[str, str], list[Any]] = {}
+    for s in sources:
+        key = (str(s["path"]), str(s["kind"]))
+        if key in seen:
+            seen[key][1] += 1
+        else:
+            seen[key] = [s, 1]
+    for s, times in seen.values():
+        rows = f"{s['rows']} ×{times}" if times > 1 else f"{s['rows']}"
+        lines.append(f"| `{s['path']}` | {s['kind']} | {rows} | {s.get('license') or 'not recorded'} |")
+    return any(times > 1 for _, times in seen.values())
+
+
 def write_card(folder: Path, cfg: HeadsConfig, manifest: dict[str, Any], metrics: dict[str, Any]) -> Path:
     """Write README.md (the model card) into a model folder."""
     data = manifest.get("data", {})
@@ -79,26 +95,35 @@ def write_card(folder: Path, cfg: HeadsConfig, manifest: dict[str, Any], metrics
         "| source | kind | examples | licence |",
         "|---|---|---|---|",
     ]
-    # a source given N times on the command line is read N times (oversampled): one row, ×N
-    seen: dict[tuple[str, str], list[Any]] = {}
-    for s in data.get("sources", []):
-        key = (str(s["path"]), str(s["kind"]))
-        if key in seen:
-            seen[key][1] += 1
-        else:
-            seen[key] = [s, 1]
-    for s, times in seen.values():
-        rows = f"{s['rows']} ×{times}" if times > 1 else f"{s['rows']}"
-        lines.append(f"| `{s['path']}` | {s['kind']} | {rows} | {s.get('license') or 'not recorded'} |")
-    if any(times > 1 for _, times in seen.values()):
+    repeated = _sources_table(data.get("sources", []), lines)
+    if repeated:
         lines += ["", "×N: the source was given N times to `voc train`, so each of its examples is read N times."]
     lines += [
         "",
         f"Training examples: {data.get('n_train')}, held out: {data.get('n_held_out')}; "
         f"data fingerprint `{data.get('fingerprint')}`.",
         f"Label counts (training): `{json.dumps(data.get('label_counts', {}), ensure_ascii=False)}`",
+    ]
+    parent = manifest.get("parent")
+    licences = set(data.get("licenses", []))
+    if parent:
+        named = " ".join(x for x in (parent.get("name"), parent.get("version") and f"version {parent['version']}") if x)
+        lines += [
+            "",
+            f"Adapted from `{parent.get('path')}`" + (f" ({named})" if named else "")
+            + ": its weights keep what it learnt from its own training data, and that data's licences apply "
+            "to this model too.",
+        ]
+        if parent.get("sources"):
+            lines += ["", "| inherited source | kind | examples | licence |", "|---|---|---|---|"]
+            _sources_table(parent["sources"], lines)
+        if parent.get("note"):
+            lines += ["", f"Note: {parent['note']}."]
+        licences |= set(parent.get("licenses", []))
+    unknown = " (and the starting model's, which is not recorded)" if parent and parent.get("note") else ""
+    lines += [
         "",
-        "Licences of all data: " + (", ".join(data.get("licenses", [])) or "not recorded") + ".",
+        "Licences of all data: " + (", ".join(sorted(licences)) or "not recorded") + unknown + ".",
         "",
         "## Metrics",
         "",

@@ -368,6 +368,7 @@ def train(args: TrainArgs, data: LabelledData | None = None, eval_data: Labelled
         if args.init_from:  # the gain over the model we started from, on the same texts
             before = Classifier.load(args.init_from, quantize=False)
             metrics["held_out_before"] = evaluate(before, held_out.examples)
+            metrics["held_out_before"]["source"] = metrics["held_out"]["source"]
     (out / "metrics.json").write_text(json.dumps(metrics, ensure_ascii=False, indent=2), "utf-8")
     manifest = _manifest(args, cfg, data, train_ex, held_out, steps=step, seconds=train_seconds)
     (out / "manifest.json").write_text(json.dumps(manifest, ensure_ascii=False, indent=2), "utf-8")
@@ -511,4 +512,25 @@ def _manifest(
             "label_counts": LabelledData(list(train_ex), []).label_counts(),
         },
         "training": {"steps": steps, "seconds": round(seconds, 1)},
+        **({"parent": _parent_lineage(Path(args.init_from))} if args.init_from else {}),
     }
+
+
+def _parent_lineage(folder: Path) -> dict[str, Any]:
+    """What a model adapted with ``--init-from`` inherits: the starting model's name, version,
+    training sources and their licences (its own inheritance included), read from its
+    manifest.json (JSON, never a pickle). Its weights keep what it learnt from that data, so
+    the adapted model's card must name those licences too."""
+    lineage: dict[str, Any] = {"path": str(folder), "name": None, "version": None, "sources": [], "licenses": []}
+    try:
+        pm = json.loads((folder / "manifest.json").read_text("utf-8"))
+    except (OSError, ValueError):
+        lineage["note"] = "the starting model has no readable manifest.json: its training data is not recorded"
+        return lineage
+    model, pdata, grand = pm.get("model", {}), pm.get("data", {}), pm.get("parent", {})
+    lineage["name"], lineage["version"] = model.get("name"), model.get("version")
+    lineage["sources"] = list(pdata.get("sources", [])) + list(grand.get("sources", []))
+    lineage["licenses"] = sorted(set(pdata.get("licenses", [])) | set(grand.get("licenses", [])))
+    if grand.get("note"):
+        lineage["note"] = grand["note"]
+    return lineage
