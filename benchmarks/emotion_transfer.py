@@ -99,6 +99,18 @@ def ensemble_emotion(folders: list[Path], domain: Path) -> dict:
     return evaluate(MeanOf(folders), load_labelled([domain]).examples)["emotion"]
 
 
+def result_row(emo: dict, train_seconds: float, ceiling: float) -> dict:
+    """One row of the results table from ``voc eval``'s emotion metrics."""
+    return {
+        "train_seconds": round(train_seconds),
+        "accuracy": round(emo["accuracy"], 3),
+        "macro_f1": round(emo["macro_f1"], 3),
+        "per_class_f1": {k: round(v["f1"], 3) for k, v in emo["per_class"].items()},
+        "n": emo["n"],
+        "one_annotator_vs_rest_macro_f1": round(ceiling, 3),
+    }
+
+
 def run(cmd: list[str]) -> float:
     print("$", " ".join(cmd), flush=True)
     t = time.perf_counter()
@@ -141,7 +153,7 @@ def main() -> None:
         flush=True,
     )
     seeds = [int(x) for x in args.seeds.split(",") if x.strip()] or [None]
-    results = {}
+    results, ceilings = {}, {}
     for domain, seed in [(d, s) for d in held for s in seeds]:
         train = [str(args.data / d) for d in DOMAINS if d != domain]
         name = f"without-{domain}" + ("" if seed is None else f"-seed{seed}")
@@ -162,27 +174,15 @@ def main() -> None:
         res = json.loads(metrics.read_text("utf-8"))
         emo = next(iter(res.values()))["emotion"]
         key = domain if seed is None else f"{domain} s{seed}"
-        results[key] = {
-            "train_seconds": round(seconds),
-            "accuracy": round(emo["accuracy"], 3),
-            "macro_f1": round(emo["macro_f1"], 3),
-            "per_class_f1": {k: round(v["f1"], 3) for k, v in emo["per_class"].items()},
-            "n": emo["n"],
-            "one_annotator_vs_rest_macro_f1": round(annotator_ceiling(args.data / domain)[0], 3),
-        }
+        if domain not in ceilings:
+            ceilings[domain] = annotator_ceiling(args.data / domain)[0]
+        results[key] = result_row(emo, seconds, ceilings[domain])
         print(json.dumps({key: results[key]}, ensure_ascii=False), flush=True)
         if len(seeds) > 1 and seed == seeds[-1]:
             t = time.perf_counter()
             emo = ensemble_emotion([args.workdir / f"without-{domain}-seed{s}" for s in seeds],
                                    args.data / domain)
-            results[f"{domain} mean"] = {
-                "train_seconds": 0,  # no training of its own
-                "accuracy": round(emo["accuracy"], 3),
-                "macro_f1": round(emo["macro_f1"], 3),
-                "per_class_f1": {k: round(v["f1"], 3) for k, v in emo["per_class"].items()},
-                "n": emo["n"],
-                "one_annotator_vs_rest_macro_f1": results[key]["one_annotator_vs_rest_macro_f1"],
-            }
+            results[f"{domain} mean"] = result_row(emo, 0, ceilings[domain])  # no training of its own
             print(f"mean of {len(seeds)} models' probabilities, scored in "
                   f"{time.perf_counter() - t:.0f} s:", flush=True)
             print(json.dumps({f"{domain} mean": results[f"{domain} mean"]}, ensure_ascii=False), flush=True)

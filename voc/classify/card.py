@@ -95,8 +95,7 @@ def write_card(folder: Path, cfg: HeadsConfig, manifest: dict[str, Any], metrics
         "| source | kind | examples | licence |",
         "|---|---|---|---|",
     ]
-    repeated = _sources_table(data.get("sources", []), lines)
-    if repeated:
+    if _sources_table(data.get("sources", []), lines):
         lines += ["", "×N: the source was given N times to `voc train`, so each of its examples is read N times."]
     lines += [
         "",
