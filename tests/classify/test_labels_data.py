@@ -88,6 +88,21 @@ def test_written_training_set_is_labelled_and_licensed() -> None:
     assert all(s.license and s.license.startswith("CC0") for s in data.sources)
 
 
+def test_every_project_data_folder_names_itself_in_its_licence_and_source() -> None:
+    """Each folder of data/train and data/eval carries its own SOURCE.txt and a LICENSE that
+    says it applies to that folder (three LICENSE files once named a sibling folder, copied)."""
+    root = Path(__file__).resolve().parents[2] / "data"
+    folders = sorted(p for kind in ("train", "eval") for p in (root / kind).iterdir() if p.is_dir())
+    assert len(folders) >= 14
+    for folder in folders:
+        rel = f"data/{folder.parent.name}/{folder.name}/"
+        assert rel in (folder / "LICENSE").read_text("utf-8"), rel
+        source = (folder / "SOURCE.txt").read_text("utf-8")
+        assert source.startswith(f"{folder.name}:") and "CC0-1.0" in source, rel
+        data = load_labelled([folder], labels_from=None if folder.parent.name == "train" else "rating")
+        assert len(data) > 0 and all(s.license and s.license.startswith("CC0") for s in data.sources), rel
+
+
 @pytest.mark.skipif(not NAIST.is_dir(), reason="shared NAIST corpus not present")
 def test_naist_reader_and_domain_split() -> None:
     data = load_labelled([NAIST / "game"])

@@ -26,6 +26,7 @@ NEGATION_HELD_OUT = ROOT / "data" / "eval" / "voc_negation_test"
 LONG_DEV = ROOT / "data" / "eval" / "voc_long_reviews_dev"
 STYLES_HELD_OUT = ROOT / "data" / "eval" / "voc_review_styles_test"
 IDIOMS_HELD_OUT = ROOT / "data" / "eval" / "voc_review_idioms_test"
+CONTRAST_DEV = ROOT / "data" / "eval" / "voc_contrast_dev"
 TRAIN = ROOT / "data" / "train"
 
 
@@ -152,12 +153,14 @@ def test_held_out_sets_are_not_in_the_training_data() -> None:
     long_dev = _texts(LONG_DEV.glob("*.jsonl"))
     styles_held = _texts(STYLES_HELD_OUT.glob("*.jsonl"))
     idioms_held = _texts(IDIOMS_HELD_OUT.glob("*.jsonl"))
+    contrast_dev = _texts(CONTRAST_DEV.glob("*.jsonl"))
     trained = _texts(TRAIN.glob("*/*.jsonl"))
     assert len(held) == 240 and len(long_held) == 80 and len(negation_held) == 160
     assert len(long_dev) == 100 and len(styles_held) == 239 and len(idioms_held) == 200
     assert not held & trained and not long_held & trained and not negation_held & trained
     assert not long_dev & trained and not long_dev & long_held
     assert not styles_held & trained and not idioms_held & trained
+    assert len(contrast_dev) == 240 and not contrast_dev & trained
 
 
 def test_card_records_a_licence_for_every_source() -> None:
