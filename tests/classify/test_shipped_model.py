@@ -59,12 +59,23 @@ def test_emotion_of_clear_texts(shipped: Classifier) -> None:
     assert happy.emotion == "喜び", happy.emotion_probs
 
 
+def _rated(shipped: Classifier, folder: Path, *, n_binary: int) -> dict:
+    """The shipped model's sentiment metrics on a rated folder (labels from the stars), once
+    it is checked that ``n_binary`` of its texts have 1-2 or 4-5 stars."""
+    m = evaluate(shipped, load_labelled([folder], labels_from="rating").examples)["sentiment"]
+    assert m["binary_n"] == n_binary
+    return m
+
+
+def _rows(folder: Path) -> list[dict]:
+    """The JSONL records of a data folder, with their tags (structure, category)."""
+    return [json.loads(line) for f in sorted(folder.glob("*.jsonl")) for line in f.open(encoding="utf-8")]
+
+
 def test_held_out_reviews_binary_accuracy(shipped: Classifier) -> None:
     """240 held-out e-commerce reviews (data/eval, never trained on), labels from stars:
     the sign of the score must match 1-2 against 4-5 stars."""
-    data = load_labelled([HELD_OUT], labels_from="rating")
-    m = evaluate(shipped, data.examples)["sentiment"]
-    assert m["binary_n"] == 210
+    m = _rated(shipped, HELD_OUT, n_binary=210)
     assert m["binary_accuracy"] >= 0.88, m["binary_accuracy"]
     # a model that calls most reviews negative is useless: most of these are 4-5 stars
     recall = m["per_class"]["positive"]["recall"]
@@ -75,9 +86,7 @@ def test_long_held_out_reviews_binary_accuracy(shipped: Classifier) -> None:
     """80 long held-out reviews (464-2,042 characters, all over the 256-token window): read
     in passages of whole sentences, the last counting twice. Their verdicts sit among long
     descriptions, complaints about a previous product, lists of small flaws."""
-    data = load_labelled([LONG_HELD_OUT], labels_from="rating")
-    m = evaluate(shipped, data.examples)["sentiment"]
-    assert m["binary_n"] == 68
+    m = _rated(shipped, LONG_HELD_OUT, n_binary=68)
     assert m["binary_accuracy"] >= 0.86, m["binary_accuracy"]
 
 
@@ -86,16 +95,12 @@ def test_long_reviews_that_conclude_at_the_end(shipped: Classifier) -> None:
     (0.702 with plain length weighting, 0.893 with the last passage counted twice): a
     4-5 star review that spends most of its length on small problems and says at the end
     that it is satisfied is read as positive."""
-    import json
-
-    rows = [json.loads(line) for f in sorted(LONG_DEV.glob("*.jsonl")) for line in f.open(encoding="utf-8")]
+    rows = _rows(LONG_DEV)
     late = [r for r in rows if r["structure"] == "complaints_then_praise"]
     assert len(late) == 16 and all(r["rating"] >= 4 for r in late)
     scores = [p.sentiment_score for p in shipped.predict([r["text"] for r in late])]
     assert sum(s > 0 for s in scores) >= 14, scores  # 16 of 16 measured (14 with the model before, 9 averaging by length)
-    data = load_labelled([LONG_DEV], labels_from="rating")
-    m = evaluate(shipped, data.examples)["sentiment"]
-    assert m["binary_n"] == 84
+    m = _rated(shipped, LONG_DEV, n_binary=84)
     assert m["binary_accuracy"] >= 0.85, m["binary_accuracy"]
 
 
@@ -103,9 +108,7 @@ def test_negation_held_out_binary_accuracy(shipped: Classifier) -> None:
     """160 held-out reviews whose verdict hinges on negation (「もう手放せません」, a problem
     that went away, 効かない), sarcasm or negative-looking praise, written without sight of
     the training data: the model once read praise through negation as negative."""
-    data = load_labelled([NEGATION_HELD_OUT], labels_from="rating")
-    m = evaluate(shipped, data.examples)["sentiment"]
-    assert m["binary_n"] == 140
+    m = _rated(shipped, NEGATION_HELD_OUT, n_binary=140)
     assert m["binary_accuracy"] >= 0.85, m["binary_accuracy"]
     # both directions: negated praise read as praise, negated complaints as complaints
     assert m["per_class"]["positive"]["recall"] >= 0.8, m["per_class"]
@@ -117,9 +120,7 @@ def test_words_whose_polarity_depends_on_their_target(shipped: Classifier) -> No
     安い of a cheap look, a bare-noun review 「即席みそ汁。」, plot words of the opposite
     polarity in a content review, a good product with a bad delivery. Measured 0.932 (0.895
     before data/train/voc_review_styles was trained on)."""
-    data = load_labelled([STYLES_HELD_OUT], labels_from="rating")
-    m = evaluate(shipped, data.examples)["sentiment"]
-    assert m["binary_n"] == 220
+    m = _rated(shipped, STYLES_HELD_OUT, n_binary=220)
     assert m["binary_accuracy"] >= 0.90, m["binary_accuracy"]
     assert m["per_class"]["positive"]["recall"] >= 0.8, m["per_class"]
     assert m["per_class"]["negative"]["recall"] >= 0.8, m["per_class"]
@@ -133,9 +134,7 @@ def test_idioms_whose_surface_points_away_from_the_verdict(shipped: Classifier) 
     condition, value for money, concessive sentences whose second clause decides. The
     weakest of the held-out sets: 0.871 binary since the model's second stage read
     data/train/voc_review_idioms (0.841 before, positive recall 0.78)."""
-    data = load_labelled([IDIOMS_HELD_OUT], labels_from="rating")
-    m = evaluate(shipped, data.examples)["sentiment"]
-    assert m["binary_n"] == 170
+    m = _rated(shipped, IDIOMS_HELD_OUT, n_binary=170)
     assert m["binary_accuracy"] >= 0.82, m["binary_accuracy"]
     assert m["per_class"]["positive"]["recall"] >= 0.75, m["per_class"]
     assert m["per_class"]["negative"]["recall"] >= 0.8, m["per_class"]
@@ -147,8 +146,7 @@ def test_reviews_whose_verdict_a_contrast_decides(shipped: Classifier) -> None:
     counter-cases, 4-star reviews whose complaints come first or whose last sentence is a
     small caveat. Measured 55/60, 27/30 and 85/90; the model of 3 December read praise then
     flaw 46 of 60."""
-    rows = [json.loads(line) for f in sorted(CONTRAST_DEV.glob("*.jsonl")) for line in f.open(encoding="utf-8")]
-    rows = [r for r in rows if r["rating"] != 3]
+    rows = [r for r in _rows(CONTRAST_DEV) if r["rating"] != 3]
     preds = shipped.predict([r["text"] for r in rows])
     right: dict[str, int] = {}
     for r, p in zip(rows, preds, strict=True):
